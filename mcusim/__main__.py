@@ -1,0 +1,3 @@
+from mcusim.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""Base class of memory-mapped peripheral models."""
+
+from __future__ import annotations
+
+
+class Peripheral:
+    """A register block. Subclasses implement `read_word`/`write_word` on word offsets;
+    byte and halfword accesses are folded onto the containing word."""
+
+    def __init__(self, machine, spec):
+        self.m = machine
+        self.spec = spec
+        self.name = spec.name if spec is not None else "?"
+        self.params = dict(spec.params) if spec is not None and spec.params else {}
+
+    def read(self, off: int, size: int) -> int:
+        w = self.read_word(off & ~3)
+        return (w >> ((off & 3) * 8)) & ((1 << (size * 8)) - 1)
+
+    def write(self, off: int, size: int, value: int) -> None:
+        if size == 4:
+            self.write_word(off, value & 0xFFFFFFFF)
+        else:
+            shift = (off & 3) * 8
+            mask = ((1 << (size * 8)) - 1) << shift
+            self.write_word(off & ~3, ((value << shift) & mask), mask)
+
+    def read_word(self, off: int) -> int:
+        return 0
+
+    def write_word(self, off: int, value: int, mask: int = 0xFFFFFFFF) -> None:
+        pass
+
+
+class Unmodelled(Peripheral):
+    """A declared peripheral range whose registers are not modelled: reads as zero,
+    ignores writes, and says so once."""
+
+    def read(self, off: int, size: int) -> int:
+        self.m.warn_once(f"unmodelled-{self.name}",
+                         f"access to unmodelled peripheral range {self.name} "
+                         f"(0x{self.spec.base + off:08x}): reads as zero, writes ignored")
+        return 0
+
+    def write(self, off: int, size: int, value: int) -> None:
+        self.read(off, size)

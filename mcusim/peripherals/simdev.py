@@ -1,0 +1,79 @@
+"""The simulator's control block (firmware_images/include/mcusim_dev.h is the contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SIMDEV_BASE = 0xE0100000
+SIMDEV_SIZE = 0x1000
+ID_VALUE = 0x4D435553
+
+
+@dataclass
+class Interval:
+    index: int
+    op: int
+    macs: int
+    begin: int
+    end: int | None = None
+    instr_begin: int = 0
+    instr_end: int = 0
+
+
+class SimDevice:
+    def __init__(self, machine):
+        self.m = machine
+        self.layers: list[Interval] = []
+        self.windows: list[Interval] = []
+        self._open_layers: dict[int, Interval] = {}
+        self._open_windows: dict[int, Interval] = {}
+        self.next_op = 0
+        self.next_macs = 0
+        self.arena_bytes: int | None = None
+        self.error: int | None = None
+        self.error_arg = 0
+        self._cyc_hi = 0
+
+    def read(self, off: int, size: int) -> int:
+        if off == 0x000:
+            return ID_VALUE
+        if off == 0x020:
+            c = self.m.now_precise()
+            self._cyc_hi = c >> 32
+            return c & 0xFFFFFFFF
+        if off == 0x024:
+            return self._cyc_hi & 0xFFFFFFFF
+        return 0
+
+    def write(self, off: int, size: int, value: int) -> None:
+        m = self.m
+        if off == 0x00C:
+            self.next_op = value
+        elif off == 0x010:
+            self.next_macs = value
+        elif off == 0x004:
+            iv = Interval(value, self.next_op, self.next_macs, m.now_precise())
+            self._open_layers[value] = iv
+            m.mark_event("layer_begin", iv)
+        elif off == 0x008:
+            iv = self._open_layers.pop(value, None)
+            if iv is not None:
+                iv.end = m.now_precise()
+                self.layers.append(iv)
+                m.mark_event("layer_end", iv)
+        elif off == 0x014:
+            iv = Interval(value, 0, 0, m.now_precise())
+            self._open_windows[value] = iv
+            m.mark_event("window_begin", iv)
+        elif off == 0x018:
+            iv = self._open_windows.pop(value, None)
+            if iv is not None:
+                iv.end = m.now_precise()
+                self.windows.append(iv)
+                m.mark_event("window_end", iv)
+        elif off == 0x01C:
+            self.arena_bytes = value
+        elif off == 0x02C:
+            self.error_arg = value
+        elif off == 0x028:
+            self.error = value

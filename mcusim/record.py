@@ -1,0 +1,120 @@
+"""The run record (DESIGN.md contract): one dict per run, written as JSON."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from mcusim import nvic as N
+
+
+def function_profile(m) -> list[dict]:
+    """Exclusive cycles and instructions per function, from the block counts."""
+    fw = getattr(m, "fw", None)
+    per = defaultdict(lambda: [0, 0])
+    for addr, _count, cyc, ins in m.coster.block_cycles():
+        if not cyc and not ins:
+            continue
+        name = (fw.function_at(addr) if fw else None) or f"0x{addr:08x}"
+        per[name][0] += cyc
+        per[name][1] += ins
+    if m.exception_cycles:
+        per["[exception entry/exit]"][0] += m.exception_cycles
+    rows = [{"name": k, "cycles": v[0], "instructions": v[1], "energy_j": None}
+            for k, v in per.items()]
+    rows.sort(key=lambda r: (-r["cycles"], r["name"]))
+    return rows
+
+
+def layer_profile(m) -> list[dict]:
+    rows = []
+    for iv in m.simdev.layers:
+        rows.append({"index": iv.index, "op": iv.op, "macs": iv.macs,
+                     "cycles": (iv.end or iv.begin) - iv.begin, "energy_j": None})
+    return rows
+
+
+def fault_dict(f) -> dict | None:
+    if f is None:
+        return None
+    return {
+        "type": f.type,
+        "pc": f.pc,
+        "symbol": f.symbol,
+        "line": f.line,
+        "address": f.address,
+        "cause": f.cause,
+        "message": f.message,
+        "call_chain": [{"pc": a, "symbol": s} for a, s in f.call_chain],
+    }
+
+
+def memory_usage(m) -> dict:
+    fw = getattr(m, "fw", None)
+    flash = ram = 0
+    if fw is not None:
+        for seg in fw.segments:
+            r, _ = m.region_at(seg.paddr)
+            if r is not None and r.kind == "flash":
+                flash += len(seg.data)
+            rv, _ = m.region_at(seg.vaddr)
+            if rv is not None and rv.kind != "flash":
+                ram += seg.memsz
+    return {"flash_bytes": flash or None, "ram_bytes": ram or None,
+            "arena_bytes": m.simdev.arena_bytes, "stack_peak_bytes": getattr(m, "stack_peak", None)}
+
+
+def build_record(m, *, profile: bool = True) -> dict:
+    seconds = m.cycles_to_seconds(m.cycles)
+    rec = {
+        "mcu": m.mcu.name,
+        "core": m.core.name,
+        "clock_hz": m.clock_hz,
+        "mode": m.mode,
+        "outcome": m.outcome,
+        "exit_code": m.exit_code,
+        "cycles": m.cycles,
+        "instructions": m.instructions,
+        "seconds": seconds,
+        "energy_j": None,
+        "avg_power_w": None,
+        "stdout": m.captured.decode("utf-8", "replace"),
+        "fault": fault_dict(m.fault),
+        "limit": m.limit_reason if m.outcome == "limit" else None,
+        "functions": function_profile(m) if profile else [],
+        "layers": layer_profile(m),
+        "power_states": {
+            "run": {"seconds": m.cycles_to_seconds(m.cycles) - (m.sleep_cycles + m.deepsleep_cycles) / m.clock_hz,
+                    "energy_j": None},
+            "sleep": {"seconds": m.sleep_cycles / m.clock_hz, "energy_j": None},
+            "deepsleep": {"seconds": m.deepsleep_cycles / m.clock_hz, "energy_j": None},
+        },
+        "memory": memory_usage(m),
+        "exceptions_taken": m.exceptions_taken,
+        "runtime_error": ({"code": m.simdev.error, "arg": m.simdev.error_arg}
+                          if m.simdev.error else None),
+        "host_seconds": round(getattr(m, "host_seconds", 0.0), 3),
+    }
+    return rec
+
+
+def fault_line(f) -> str:
+    where = f"pc=0x{f.pc:08x}"
+    if f.symbol:
+        where += f" in {f.symbol}"
+    if f.line:
+        where += f" ({f.line})"
+    s = f"firmware fault: {f.type}"
+    if f.cause:
+        s += f" [{f.cause}]"
+    s += f" at {where}"
+    if f.address is not None:
+        s += f", fault address 0x{f.address:08x}"
+    if f.call_chain:
+        s += ", called from " + " <- ".join(
+            f"0x{a:08x}" + (f" {sym}" if sym else "") for a, sym in f.call_chain)
+    if f.message:
+        s += f" ({f.message})"
+    return s
+
+
+__all__ = ["build_record", "fault_line", "function_profile", "layer_profile", "N"]
