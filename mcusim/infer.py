@@ -1,0 +1,260 @@
+"""Inference runs: place a .tflite in the inference image's model slot, its input in the
+image's input buffer, run the image, and read the output tensor back.
+
+The image and its ABI: firmware_images/app/infer_main.c and docs/CONTRACTS.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcusim.catalog import load_mcu
+from mcusim.elf import load_firmware
+from mcusim.errors import UserError
+from mcusim.machine import Machine
+from mcusim.record import build_record
+from mcusim.tflite import ModelError, read_model
+
+# firmware image target per core (images built by firmware_images/Makefile)
+IMAGE_TARGET = {
+    "cortex-m0plus": "cortex-m0plus",
+    "cortex-m4f": "cortex-m4f",
+    "cortex-m7f": "cortex-m7f",
+    "cortex-m33": "cortex-m33",
+}
+KERNEL_SETS = ("ref", "opt")
+ERRORS = {10: "the runtime rejected the model as malformed",
+          11: "the model needs an operator or type the runtime lacks",
+          12: "the tensor arena does not fit",
+          13: "input size does not match the model's input tensor",
+          14: "the model does not fit in the model slot"}
+STACK_PAINT = 0xCD
+
+
+def firmware_dir() -> Path:
+    try:
+        from importlib.resources import files
+        p = Path(str(files("mcusim._firmware")))
+        if p.is_dir() and any(p.glob("*/*.elf")):
+            return p
+    except Exception:
+        pass
+    return Path(__file__).resolve().parent.parent / "firmware_images" / "prebuilt"
+
+
+def image_path(core_name: str, kernels: str) -> Path:
+    target = IMAGE_TARGET.get(core_name)
+    if target is None:
+        raise UserError(f"no inference image for core {core_name} "
+                        f"(images exist for {', '.join(sorted(IMAGE_TARGET))})")
+    if kernels not in KERNEL_SETS:
+        raise UserError(f"unknown kernel set {kernels!r} (ref or opt)")
+    p = firmware_dir() / target / f"infer-{kernels}.elf"
+    if not p.exists():
+        if kernels == "opt" and target == "cortex-m0plus":
+            raise UserError("the Cortex-M0+ image has only the ref kernels (no DSP extension); "
+                            "use --kernels ref")
+        raise UserError(f"inference image {p} is missing (make -C firmware_images)")
+    return p
+
+
+def load_model_bytes(spec: str) -> tuple[str, bytes]:
+    """A built-in model name (kws, vww, ic, ad) or a .tflite path -> (name, bytes)."""
+    from mcusim.tflite.builtin import BUILTIN_MODELS, builtin_model_bytes
+    if spec in BUILTIN_MODELS:
+        return spec, builtin_model_bytes(spec)
+    try:
+        with open(spec, "rb") as f:
+            return Path(spec).stem, f.read()
+    except OSError as e:
+        raise UserError(f"cannot read model {spec!r}: {e.strerror}") from None
+
+
+def quantize_input(model, arr: np.ndarray) -> bytes:
+    t = model.input_tensors[0]
+    n = t.nbytes
+    if arr.dtype in (np.int8, np.uint8):
+        data = arr.astype(np.int8, copy=False).tobytes() if arr.dtype == np.int8 else \
+            (arr.astype(np.int16) - 128).astype(np.int8).tobytes()
+    elif arr.dtype in (np.float32, np.float64):
+        if t.scale is None:
+            raise UserError("float input given but the input tensor has no quantization")
+        q = arr.astype(np.float64) / t.scale
+        q = np.where(q >= 0, np.floor(q + 0.5), np.ceil(q - 0.5)) + t.zero_point
+        data = np.clip(q, -128, 127).astype(np.int8).tobytes()
+    else:
+        raise UserError(f"input dtype {arr.dtype} not supported (int8, uint8 or float32)")
+    if len(data) != n:
+        raise UserError(f"input has {len(data)} elements; the model's input tensor "
+                        f"{list(t.shape)} needs {n}")
+    return data
+
+
+def random_input(model, seed: int = 0) -> bytes:
+    n = model.input_tensors[0].nbytes
+    return np.random.default_rng(seed).integers(-128, 128, n, dtype=np.int8).tobytes()
+
+
+@dataclass
+class InferenceResult:
+    machine: Machine
+    record: dict
+    output: np.ndarray | None
+
+
+def _write_init(m: Machine, fw, name: str, data: bytes) -> None:
+    """Write an initialised variable in its .data load image (and at its RAM address)."""
+    addr = fw.symbol(name)
+    if addr is None:
+        raise UserError(f"{fw.path}: symbol {name} missing: not an mcusim inference image")
+    for seg in fw.segments:
+        if seg.vaddr <= addr < seg.vaddr + len(seg.data):
+            m.write_memory(seg.paddr + addr - seg.vaddr, data)
+            return
+    m.write_memory(addr, data)
+
+
+def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
+                  input_bytes: bytes | None = None, count: int = 1, warmup: int = 0,
+                  clock_mhz: float | None = None, mode: str = "fast",
+                  max_cycles: int | None = None, timeout: float | None = None,
+                  elf: str | None = None, quiet: bool = True, progress=None,
+                  power: bool = True) -> InferenceResult:
+    name, data = load_model_bytes(model_spec)
+    try:
+        model = read_model(data, supported_only=True)
+    except ModelError as e:
+        raise UserError(f"{model_spec}: {e}") from None
+    mcu = load_mcu(mcu_name)
+    path = elf or str(image_path(mcu.core.name, kernels))
+    fw = load_firmware(path)
+    if input_bytes is None:
+        input_bytes = random_input(model)
+    if len(input_bytes) != model.input_tensors[0].nbytes:
+        raise UserError(f"input has {len(input_bytes)} bytes; the input tensor needs "
+                        f"{model.input_tensors[0].nbytes}")
+
+    sink = _Null() if quiet else None
+    m = Machine(mcu, clock_mhz=clock_mhz, mode=mode, stdout=sink, stderr=sink)
+    m.load(fw)
+
+    # the model slot: from the image's slot start to the end of this MCU's flash
+    slot = fw.symbol("__model_slot_start")
+    slot_end = fw.symbol("__model_slot_end")
+    if slot is None or slot_end is None:
+        raise UserError(f"{path}: no model slot (__model_slot_start): not an inference image")
+    region, lo = m.region_at(slot)
+    cap = 0 if region is None else min(slot_end, lo + region.size) - slot
+    if len(data) > cap:
+        raise UserError(f"model {name} is {len(data):,} bytes; the model slot of "
+                        f"{Path(path).name} on {mcu.name} holds {max(cap, 0):,} bytes")
+    # arena: refuse before running when even the activation lower bound does not fit
+    a0, a1 = fw.symbol("__arena_start"), fw.symbol("__arena_end")
+    ar, alo = m.region_at(a0) if a0 is not None else (None, None)
+    arena_cap = 0 if ar is None else min(a1, alo + ar.size) - a0
+    need = model.peak_activation_bytes
+    if need > arena_cap:
+        raise UserError(f"model {name} needs at least {need:,} bytes of tensor arena; "
+                        f"{mcu.name} leaves {max(arena_cap, 0):,} bytes for it")
+    m.write_memory(slot, data)
+    _write_init(m, fw, "mcusim_model_len", len(data).to_bytes(4, "little"))
+    _write_init(m, fw, "mcusim_input", input_bytes)
+    _write_init(m, fw, "mcusim_input_len", len(input_bytes).to_bytes(4, "little"))
+    cfg = [0, max(1, count), max(0, warmup), int(m.clock_hz)]
+    _write_init(m, fw, "mcusim_config", b"".join(v.to_bytes(4, "little") for v in cfg))
+    st_lo, st_hi = fw.symbol("__stack_limit"), fw.symbol("__stack_top")
+    if st_lo is not None and st_hi is not None:
+        m.write_memory(st_lo, bytes([STACK_PAINT]) * (st_hi - st_lo))
+    m.reset()
+    m.run(max_cycles=max_cycles, timeout=timeout, progress=progress)
+
+    if st_lo is not None and st_hi is not None:
+        stack = m.read_memory(st_lo, st_hi - st_lo)
+        used = next((i for i, b in enumerate(stack) if b != STACK_PAINT), len(stack))
+        m.stack_peak = len(stack) - used
+    if m.outcome == "exit" and m.exit_code in ERRORS and m.simdev.error:
+        raise UserError(_runtime_error(m, name, model, arena_cap))
+
+    output = None
+    rec = build_record(m)
+    if m.outcome == "exit" and m.exit_code == 0:
+        olen = int.from_bytes(m.read_memory(fw.symbol("mcusim_output_len"), 4), "little")
+        raw = m.read_memory(fw.symbol("mcusim_output"), olen)
+        ot = model.output_tensors[0]
+        output = np.frombuffer(raw, dtype=np.int8).reshape(ot.shape)
+        rec["output_sha256"] = hashlib.sha256(raw).hexdigest()
+    else:
+        rec["output_sha256"] = None
+    rec["model"] = name
+    rec["kernels"] = kernels if elf is None else None
+    rec["image"] = Path(path).name
+    _enrich(rec, m, model, fw, len(data), max(1, count))
+    if power:
+        from mcusim.power_glue import add_energy
+        add_energy(rec, m)
+    return InferenceResult(m, rec, output)
+
+
+def _runtime_error(m, name, model, arena_cap) -> str:
+    code, arg = m.exit_code, m.simdev.error_arg
+    what = ERRORS.get(code, f"runtime error {code}")
+    if code == 11:
+        from mcusim.tflite.schema import op_name as builtin_op_name
+        op = arg & 0xFFFF
+        return f"model {name}: {what}: {builtin_op_name(op)} (op {op})" + (
+            f", type code {arg >> 16}" if arg >> 16 else "")
+    if code == 12:
+        return f"model {name}: {what}: needs {arg:,} bytes, {m.mcu.name} has {arena_cap:,}"
+    return f"model {name}: {what} (argument {arg})"
+
+
+def _enrich(rec: dict, m, model, fw, model_bytes: int, count: int) -> None:
+    """Per-layer rows with op names, shapes and MACs; one inference's figures."""
+    ops = {op.index: op for op in model.operators}
+    per: dict[int, dict] = {}
+    for row in rec["layers"]:
+        d = per.setdefault(row["index"], {"index": row["index"], "cycles": 0, "n": 0})
+        d["cycles"] += row["cycles"]
+        d["n"] += 1
+        d["begin_end"] = None
+    layers = []
+    for idx in sorted(per):
+        d = per[idx]
+        op = ops.get(idx)
+        layers.append({"index": idx, "op": op.op if op else None,
+                       "shape": op.summary if op else None,
+                       "macs": op.macs if op else None,
+                       "cycles": d["cycles"] // max(1, d["n"]), "energy_j": None})
+    rec["layers"] = layers
+    wins = m.simdev.windows
+    per_inf = [w.end - w.begin for w in wins if w.end is not None]
+    rec["inference"] = {
+        "count": len(per_inf),
+        "cycles": per_inf[-1] if per_inf else None,
+        "cycles_each": per_inf,
+        "latency_ms": (m.cycles_to_seconds(wins[-1].end) - m.cycles_to_seconds(wins[-1].begin)) * 1e3
+        if per_inf else None,
+        "macs": model.macs,
+    }
+    data_lo, bss_hi = fw.symbol("__data_start"), fw.symbol("__bss_end")
+    static_ram = (bss_hi - data_lo) if data_lo is not None and bss_hi is not None else 0
+    code = sum(len(s.data) for s in fw.segments if m.region_at(s.paddr)[0] is not None
+               and m.region_at(s.paddr)[0].kind == "flash")
+    mem = rec["memory"]
+    mem["flash_bytes"] = code + model_bytes
+    mem["code_bytes"] = code
+    mem["model_bytes"] = model_bytes
+    mem["static_ram_bytes"] = static_ram
+    mem["ram_bytes"] = static_ram + (mem["arena_bytes"] or 0) + (mem["stack_peak_bytes"] or 0)
+
+
+class _Null:
+    def write(self, d):
+        return len(d)
+
+    def flush(self):
+        pass
