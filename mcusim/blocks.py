@@ -7,9 +7,19 @@ taken branch's pipeline refill is charged when the next block is not the fall-th
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
 import capstone
 from capstone import arm_const as C
+from unicorn import UC_HOOK_BLOCK
 from unicorn import arm_const as A
+
+UNTIL = 0xFFFFFFFE
 
 # block record fields (a list, for speed in the hook)
 COUNT, CYC, EXTRA, END, NINSN, FLAGS, TAKEN, ADDR, FETCH = range(9)
@@ -24,10 +34,13 @@ _REGS.update({"sb": A.UC_ARM_REG_R9, "sl": A.UC_ARM_REG_R10, "fp": A.UC_ARM_REG_
 
 
 class BlockCoster:
+    """Python block hook (the reference path). `NativeCoster` does the same in C."""
+
+    native = False
+
     def __init__(self, machine, timing=None):
         self.m = machine
         self.blocks: dict[int, list] = {}
-        self.skipped_insns = 0
         self.md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
         self.md.detail = True
         self.timing = timing if timing is not None else _load_timing(machine.core)
@@ -35,30 +48,68 @@ class BlockCoster:
         self._decoded: dict[int, list] = {}
         self._dummy = [0, 0, 0, -1, 0, 0, 0, -1, 0]
         self.prev = self._dummy
+        self.cycles = 0
+        self.deadline = 0
+
+    def install(self, uc) -> None:
+        uc.hook_add(UC_HOOK_BLOCK, self.hook_block)
+
+    def emu_run(self, uc, pc: int) -> None:
+        uc.emu_start(pc | 1, UNTIL)
 
     # ------------------------------------------------------------------ the hook
     def hook_block(self, uc, addr, size, ud):
-        m = self.m
-        if m.cycles >= m.deadline:
+        if self.cycles >= self.deadline:
             uc.emu_stop()
             return
         b = self.blocks.get(addr)
         if b is None:
             b = self._new_block(addr, size)
+        if b[5] & F_SELFLOOP:
+            if not self._selfloop(b) or self.cycles >= self.deadline:
+                uc.emu_stop()
+                return
         p = self.prev
-        c = m.cycles
+        c = self.cycles
         if p[3] != addr:
             c += p[2]
             p[6] += 1
         b[0] += 1
-        m.cycles = c + b[1]
+        self.cycles = c + b[1]
         self.prev = b
-        if b[5]:
-            self._special(uc, b)
+        if b[5] & F_UNMASK:
+            self.deadline = 0        # look at pending interrupts after this block
 
     def branch_flush(self) -> None:
         """An exception entry/return redirected the PC: no branch refill to charge."""
         self.prev = self._dummy
+
+    def _selfloop(self, b) -> bool:
+        """A block that branches to itself (`b .`). In a fault handler it is an unhandled
+        fault; with nothing that can ever interrupt it, a hang; otherwise the core spins
+        until the next event, which is fast-forwarded (same cycles, fewer host steps).
+        Returns False when the run ended."""
+        m = self.m
+        if m.ipsr() in (2, 3, 4, 5, 6):
+            m._report_fault(unhandled=False)
+            return False
+        if m.env.peek() == float("inf") and not m.exc.any_pending_enabled():
+            fw = getattr(m, "fw", None)
+            sym = fw.function_at(b[7]) if fw else None
+            where = f"0x{b[7]:08x}" + (f" ({sym})" if sym else "")
+            m._end("limit", f"firmware spins forever at {where} with no interrupt source")
+            return False
+        cost = b[1] + b[2]           # `b .` is always taken: refill included
+        skip = self.deadline - self.cycles
+        if cost > 0 and skip > 0:
+            it = skip // cost
+            self._add_iterations(b, it, it * cost)
+        return True
+
+    def _add_iterations(self, b, it: int, cycles: int) -> None:
+        self.cycles += cycles
+        b[0] += it
+        b[6] += it
 
     # ------------------------------------------------------------------ costing
     def _new_block(self, addr: int, size: int) -> list:
@@ -98,31 +149,6 @@ class BlockCoster:
     def set_div0_trap(self, on: bool) -> None:
         if on:
             self.m.warn_once("div0", "CCR.DIV_0_TRP is not modelled: divide by zero returns 0")
-
-    def _special(self, uc, b) -> None:
-        m = self.m
-        if b[5] & F_UNMASK:
-            m.deadline = 0           # look at pending interrupts after this block
-        if b[5] & F_SELFLOOP:
-            ipsr = m.ipsr()
-            if ipsr in (2, 3, 4, 5, 6):
-                m._report_fault(unhandled=False)
-                return
-            if m.env.peek() == float("inf") and not m.exc.any_pending_enabled():
-                if m.deadline >= m.max_cycles or m.deadline == m.cycles + 0 or True:
-                    fw = getattr(m, "fw", None)
-                    sym = fw.function_at(b[7]) if fw else None
-                    where = f"0x{b[7]:08x}" + (f" ({sym})" if sym else "")
-                    m._end("limit", f"firmware spins forever at {where} with no interrupt source")
-                    return
-            # Fast-forward the spin to the next event: same cycles, fewer host steps.
-            cost = b[1] + (b[2] if b[3] != b[7] else 0)
-            skip = m.deadline - m.cycles
-            if cost > 0 and skip > 0:
-                it = skip // cost + 1
-                m.cycles += it * cost
-                b[0] += it
-                b[6] += it
 
     # ------------------------------------------------------------------ precise time
     def _decode(self, addr: int, size: int) -> list:
@@ -194,3 +220,206 @@ def _load_timing(core):
         return CoreTiming(core.name)
     except Exception:
         return None
+
+
+# ---------------------------------------------------------------------- native path
+class _Blk(ctypes.Structure):
+    _fields_ = [("addr", ctypes.c_uint32), ("end", ctypes.c_uint32), ("cyc", ctypes.c_uint32),
+                ("extra", ctypes.c_int32), ("flags", ctypes.c_uint32), ("ninsn", ctypes.c_uint32),
+                ("count", ctypes.c_uint64), ("taken", ctypes.c_uint64)]
+
+
+class _State(ctypes.Structure):
+    _fields_ = [("cycles", ctypes.c_uint64), ("deadline", ctypes.c_uint64),
+                ("table", ctypes.POINTER(_Blk)), ("mask", ctypes.c_uint32),
+                ("prev", ctypes.c_uint32), ("stop_reason", ctypes.c_uint32),
+                ("miss_addr", ctypes.c_uint32), ("miss_size", ctypes.c_uint32),
+                ("resume_addr", ctypes.c_uint32), ("emu_stop", ctypes.c_void_p)]
+
+
+_NATIVE_LIB = None
+_NATIVE_TRIED = False
+
+
+def native_library():
+    """Compile (once per source version, cached) and load the C block hook. None when no
+    C compiler is available: the Python hook is then used, with identical results."""
+    global _NATIVE_LIB, _NATIVE_TRIED
+    if _NATIVE_TRIED:
+        return _NATIVE_LIB
+    _NATIVE_TRIED = True
+    if os.environ.get("MCUSIM_NATIVE", "1") == "0":
+        return None
+    src = Path(__file__).with_name("_native") / "blockhook.c"
+    try:
+        code = src.read_bytes()
+    except OSError:
+        return None
+    tag = hashlib.sha256(code).hexdigest()[:16]
+    dirs = [Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mcusim",
+            Path(tempfile.gettempdir()) / f"mcusim-{os.getuid() if hasattr(os, 'getuid') else 0}"]
+    for d in dirs:
+        so = d / f"blockhook-{tag}.so"
+        if not so.exists():
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                tmp = so.with_suffix(f".{os.getpid()}.tmp")
+                cc = os.environ.get("CC", "cc")
+                r = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(tmp), str(src)],
+                                   capture_output=True, timeout=120)
+                if r.returncode != 0:
+                    continue
+                os.replace(tmp, so)
+            except (OSError, subprocess.SubprocessError):
+                continue
+        try:
+            _NATIVE_LIB = ctypes.CDLL(str(so))
+            return _NATIVE_LIB
+        except OSError:
+            continue
+    return None
+
+
+class NativeCoster(BlockCoster):
+    """The same bookkeeping as BlockCoster.hook_block, in C (mcusim/_native/blockhook.c)."""
+
+    native = True
+
+    def __init__(self, machine, timing, lib):
+        self._lib = lib
+        self._st = _State()
+        self._alloc(1 << 14)
+        super().__init__(machine, timing)
+        self._index: dict[int, int] = {}
+
+    def _alloc(self, slots: int) -> None:
+        self._slots = slots
+        self._table = (_Blk * (slots + 1))()
+        ctypes.memset(self._table, 0xFF, ctypes.sizeof(self._table))
+        d = self._table[0]
+        d.addr, d.end, d.cyc, d.extra, d.flags, d.ninsn, d.count, d.taken = (
+            0xFFFFFFFE, 0xFFFFFFFF, 0, 0, 0, 0, 0, 0)
+        self._st.table = ctypes.cast(self._table, ctypes.POINTER(_Blk))
+        self._st.mask = slots - 1
+        self._st.prev = 0
+        self._st.resume_addr = 0xFFFFFFFF
+
+    # cycles/deadline live in the C struct
+    @property
+    def cycles(self):
+        return self._st.cycles
+
+    @cycles.setter
+    def cycles(self, v):
+        self._st.cycles = int(v)
+
+    @property
+    def deadline(self):
+        return self._st.deadline
+
+    @deadline.setter
+    def deadline(self, v):
+        self._st.deadline = max(0, int(v))
+
+    @property
+    def prev(self):
+        return None
+
+    @prev.setter
+    def prev(self, v):
+        pass
+
+    def install(self, uc) -> None:
+        from unicorn.unicorn_py3.unicorn import uclib
+        self._uclib = uclib
+        self._st.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        self._hook_fn = ctypes.cast(self._lib.mcusim_block_hook, ctypes.c_void_p)
+        self._hh = ctypes.c_size_t()
+        err = uclib.uc_hook_add(uc._uch, ctypes.byref(self._hh), UC_HOOK_BLOCK, self._hook_fn,
+                                ctypes.cast(ctypes.pointer(self._st), ctypes.c_void_p),
+                                ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if err:
+            raise RuntimeError(f"uc_hook_add failed ({err})")
+
+    def branch_flush(self) -> None:
+        self._st.prev = 0
+
+    def emu_run(self, uc, pc: int) -> None:
+        st = self._st
+        m = self.m
+        while True:
+            st.stop_reason = 0
+            uc.emu_start(pc | 1, UNTIL)
+            reason = st.stop_reason
+            if reason == 2:
+                self._new_block(st.miss_addr, st.miss_size)
+            elif reason == 3:
+                b = self.blocks[st.miss_addr]
+                if not self._selfloop(b) or m.outcome:
+                    return
+                st.resume_addr = st.miss_addr
+            else:
+                if reason == 1:
+                    st.resume_addr = 0xFFFFFFFF
+                return
+            if m.outcome or m._stop_flag:
+                return
+            pc = uc.reg_read(A.UC_ARM_REG_PC)
+
+    def _new_block(self, addr: int, size: int) -> list:
+        b = super()._new_block(addr, size)
+        if len(self._index) * 2 >= self._slots:
+            self._grow()
+        i = self._lib.mcusim_insert(ctypes.byref(self._st), ctypes.c_uint32(addr))
+        self._index[addr] = i
+        self._table[i].count = self._table[i].taken = 0
+        self._sync(i, b)
+        return b
+
+    def _sync(self, i: int, b: list) -> None:
+        e = self._table[i]
+        e.end, e.cyc, e.extra, e.flags, e.ninsn = b[3] & 0xFFFFFFFF, b[1], b[2], b[5], b[4]
+
+    def _grow(self) -> None:
+        old = [(a, self._table[i].count, self._table[i].taken) for a, i in self._index.items()]
+        prev_addr = None
+        self._alloc(self._slots * 4)
+        self._index = {}
+        for a, count, taken in old:
+            i = self._lib.mcusim_insert(ctypes.byref(self._st), ctypes.c_uint32(a))
+            self._index[a] = i
+            self._sync(i, self.blocks[a])
+            self._table[i].count, self._table[i].taken = count, taken
+        del prev_addr
+        self._st.prev = 0
+
+    def _add_iterations(self, b, it: int, cycles: int) -> None:
+        self.cycles += cycles
+        e = self._table[self._index[b[7]]]
+        e.count += it
+        e.taken += it
+
+    def clock_changed(self) -> None:
+        super().clock_changed()
+        for a, i in self._index.items():
+            self._sync(i, self.blocks[a])
+
+    def _counts(self, addr: int) -> tuple[int, int]:
+        e = self._table[self._index[addr]]
+        return e.count, e.taken
+
+    def instructions(self) -> int:
+        return sum(self._counts(a)[0] * b[4] for a, b in self.blocks.items())
+
+    def block_cycles(self):
+        for addr, b in self.blocks.items():
+            count, taken = self._counts(addr)
+            yield addr, count, count * b[1] + taken * b[2], count * b[4]
+
+
+def make_coster(machine, timing=None):
+    timing = timing if timing is not None else _load_timing(machine.core)
+    lib = native_library()
+    if lib is not None:
+        return NativeCoster(machine, timing, lib)
+    return BlockCoster(machine, timing)

@@ -26,7 +26,7 @@ from unicorn.unicorn_const import (UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_F
                                    UC_ERR_WRITE_UNALIGNED, UC_ERR_WRITE_UNMAPPED)
 
 from mcusim import nvic as N
-from mcusim.blocks import BlockCoster
+from mcusim.blocks import make_coster
 from mcusim.elf import Firmware
 from mcusim.errors import UserError
 from mcusim.peripherals import Unmodelled, model_class
@@ -95,6 +95,7 @@ class Machine:
         if cpu is None:
             raise UserError(f"core {self.core.name}: no Unicorn CPU model {self.core.unicorn_cpu!r}")
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB, cpu=cpu)
+        self.coster = make_coster(self, timing)
 
         self.exc = N.ExceptionState(mcu.num_irqs, self.core.nvic_prio_bits, self.v6m)
         self.scs = SystemControlSpace(self)
@@ -106,9 +107,6 @@ class Machine:
 
         # time
         self.env = simpy.Environment()
-        self.cycles = 0
-        self.deadline = 0
-        self._blk_start = 0
         self.sleep_cycles = 0
         self.deepsleep_cycles = 0
         self.sleeping = False
@@ -128,7 +126,6 @@ class Machine:
 
         self._map_memory()
         self._map_peripherals()
-        self.coster = BlockCoster(self, timing)
         self._install_hooks()
         if uart_input:
             self.feed_uart(uart_input)
@@ -252,6 +249,24 @@ class Machine:
             pass
 
     # ------------------------------------------------------------------ time
+    # The cycle counter and the slice deadline live in the block coster (plain attributes
+    # for the Python hook, a C struct for the native one).
+    @property
+    def cycles(self) -> int:
+        return self.coster.cycles
+
+    @cycles.setter
+    def cycles(self, v: int) -> None:
+        self.coster.cycles = v
+
+    @property
+    def deadline(self) -> int:
+        return self.coster.deadline
+
+    @deadline.setter
+    def deadline(self, v: int) -> None:
+        self.coster.deadline = v
+
     def now(self) -> int:
         return self.cycles
 
@@ -592,7 +607,7 @@ class Machine:
         self._in_slice = False
         self._sleep_request = False
         self._bad_access = None
-        uc.hook_add(UC_HOOK_BLOCK, self.coster.hook_block)
+        self.coster.install(uc)
         uc.hook_add(UC_HOOK_INTR, self._hook_intr)
         uc.hook_add(UC_HOOK_MEM_INVALID, self._hook_invalid)
 
@@ -723,7 +738,7 @@ class Machine:
         self._in_slice = True
         start_pc = self.pc
         try:
-            uc.emu_start(start_pc | 1, UNTIL)
+            self.coster.emu_run(uc, start_pc)
             err = None
         except UcError as e:
             err = e

@@ -1,0 +1,108 @@
+/*
+ * blockhook.c -- mcusim's native block hook: the same bookkeeping as the Python hook in
+ * mcusim/blocks.py (BlockCoster.hook_block), done in C so a block costs nanoseconds.
+ *
+ * Python owns every decision that is not bookkeeping: a block not yet in the table, a
+ * flagged block (self-loop), a reached deadline -> stop the emulation and let Python act.
+ * Results are identical to the Python hook (tests/test_native.py checks it).
+ */
+#include <stdint.h>
+
+typedef struct {
+    uint32_t addr;      /* 0xFFFFFFFF: empty slot */
+    uint32_t end;
+    uint32_t cyc;       /* cost when the block falls through */
+    int32_t extra;      /* added when the next block is not the fall-through (may be < 0 on M7) */
+    uint32_t flags;
+    uint32_t ninsn;
+    uint64_t count;
+    uint64_t taken;
+} blk_t;
+
+typedef int (*stop_fn)(void *uc);
+
+typedef struct {
+    uint64_t cycles;
+    uint64_t deadline;
+    blk_t *table;       /* entry 0 is the "no previous block" dummy; hash slots from 1 */
+    uint32_t mask;      /* slots - 1 (slots a power of two) */
+    uint32_t prev;      /* index of the previous block */
+    uint32_t stop_reason; /* 1 deadline, 2 unknown block, 3 flagged block */
+    uint32_t miss_addr;
+    uint32_t miss_size;
+    uint32_t resume_addr; /* a flagged block Python has handled: run it once */
+    stop_fn emu_stop;
+} state_t;
+
+#define F_SELFLOOP 1u
+#define F_UNMASK 2u
+
+static inline uint32_t slot_of(uint32_t addr, uint32_t mask)
+{
+    uint32_t h = (addr >> 1) * 2654435761u;
+    return 1u + ((h >> 8) & mask);
+}
+
+void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
+{
+    state_t *s = (state_t *)user;
+    if (s->cycles >= s->deadline) {
+        s->stop_reason = 1;
+        s->emu_stop(uc);
+        return;
+    }
+    uint32_t addr = (uint32_t)address;
+    uint32_t i = slot_of(addr, s->mask);
+    blk_t *t = s->table;
+    while (t[i].addr != addr) {
+        if (t[i].addr == 0xFFFFFFFFu) {
+            s->stop_reason = 2;
+            s->miss_addr = addr;
+            s->miss_size = size;
+            s->emu_stop(uc);
+            return;
+        }
+        i = 1u + (i & s->mask);   /* linear probe within slots 1..mask+1 */
+    }
+    blk_t *b = &t[i];
+    if (b->flags & F_SELFLOOP) {
+        if (s->resume_addr != addr) {
+            s->stop_reason = 3;
+            s->miss_addr = addr;
+            s->emu_stop(uc);
+            return;
+        }
+        s->resume_addr = 0xFFFFFFFFu;
+    }
+    blk_t *p = &t[s->prev];
+    uint64_t c = s->cycles;
+    if (p->end != addr) {
+        c += (int64_t)p->extra;
+        p->taken++;
+    }
+    b->count++;
+    s->cycles = c + b->cyc;
+    s->prev = i;
+    if (b->flags & F_UNMASK)
+        s->deadline = 0;
+}
+
+uint32_t mcusim_find(state_t *s, uint32_t addr)
+{
+    uint32_t i = slot_of(addr, s->mask);
+    while (s->table[i].addr != addr) {
+        if (s->table[i].addr == 0xFFFFFFFFu)
+            return 0;
+        i = 1u + (i & s->mask);
+    }
+    return i;
+}
+
+uint32_t mcusim_insert(state_t *s, uint32_t addr)
+{
+    uint32_t i = slot_of(addr, s->mask);
+    while (s->table[i].addr != 0xFFFFFFFFu && s->table[i].addr != addr)
+        i = 1u + (i & s->mask);
+    s->table[i].addr = addr;
+    return i;
+}
