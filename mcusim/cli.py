@@ -40,6 +40,35 @@ def build_parser():
     r.add_argument("--semihost-dir", metavar="DIR", help="let semihosting file calls use files inside DIR")
     r.add_argument("--quiet", action="store_true", help="do not echo firmware output")
 
+    i = sub.add_parser("infer", help="run one inference of a .tflite model on an MCU")
+    i.add_argument("model", help="a .tflite file, or a built-in model: kws, vww, ic, ad")
+    _add_common(i)
+    i.add_argument("--kernels", choices=["ref", "opt"], default=None,
+                   help="kernel set of the image (default: opt where the core has DSP, else ref)")
+    i.add_argument("--input", metavar="X.npy", help="input tensor (int8/uint8 raw, or float32 to quantize)")
+    i.add_argument("--output", metavar="Y.npy", help="write the output tensor (int8)")
+    i.add_argument("--count", type=int, default=1, help="inferences to run (default 1)")
+    i.add_argument("--warmup", type=int, default=0, help="warm-up inferences before measuring")
+    i.add_argument("--layers", action="store_true", help="print the per-layer breakdown")
+    i.add_argument("--profile", action="store_true", help="print per-function cycles")
+    i.add_argument("--elf", help="use this inference image instead of the prebuilt one")
+    i.add_argument("--power-trace", metavar="CSV", help="write the power-state timeline (CSV)")
+    i.add_argument("--power-plot", metavar="PNG", help="plot the power timeline")
+
+    b = sub.add_parser("bench", help="run the MLPerf Tiny suite (built-in models by default)")
+    b.add_argument("--mcu", default="stm32l4r5")
+    b.add_argument("--clock-mhz", type=float)
+    b.add_argument("--mode", choices=["fast", "detailed"], default="fast")
+    b.add_argument("--kernels", choices=["ref", "opt"], default=None)
+    b.add_argument("--models", default="kws,vww,ic,ad",
+                   help="comma-separated built-in names and/or .tflite files")
+    b.add_argument("extra_models", nargs="*", metavar="FILE", help=".tflite files to add")
+    b.add_argument("--warmup", type=int, default=0)
+    b.add_argument("--layers", action="store_true", help="print each model's per-layer breakdown")
+    b.add_argument("--json", metavar="FILE")
+    b.add_argument("--csv", metavar="FILE")
+    b.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit per model")
+
     sub.add_parser("list", help="list catalog entries")
     return ap
 
@@ -54,6 +83,10 @@ def main(argv=None) -> int:
     try:
         if args.cmd == "run":
             return cmd_run(args)
+        if args.cmd == "infer":
+            return cmd_infer(args)
+        if args.cmd == "bench":
+            return cmd_bench(args)
         if args.cmd == "list":
             return cmd_list(args)
         ap.print_help()
@@ -154,3 +187,158 @@ class _Null:
 
     def flush(self):
         pass
+
+
+def default_kernels(mcu_name: str) -> str:
+    from mcusim.catalog import load_mcu
+    return "opt" if load_mcu(mcu_name).core.has_dsp and _has_opt(mcu_name) else "ref"
+
+
+def _has_opt(mcu_name: str) -> bool:
+    from mcusim.catalog import load_mcu
+    from mcusim.infer import IMAGE_TARGET, firmware_dir
+    t = IMAGE_TARGET.get(load_mcu(mcu_name).core.name)
+    return t is not None and (firmware_dir() / t / "infer-opt.elf").exists()
+
+
+class _Progress:
+    """One status line on a terminal for long runs (nothing when stderr is not a tty)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.last = 0.0
+        self.on = sys.stderr.isatty()
+
+    def __call__(self, m):
+        if not self.on:
+            return
+        import time
+        t = time.monotonic()
+        if t - self.last < 0.5:
+            return
+        self.last = t
+        print(f"\r  {self.label}: {m.cycles:,} cycles, {m.seconds() * 1e3:.1f} ms simulated",
+              end="", file=sys.stderr, flush=True)
+
+    def done(self):
+        if self.on and self.last:
+            print("\r" + " " * 70 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def _load_input(path):
+    import numpy as np
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read input {path}: {e}") from None
+
+
+def cmd_infer(args) -> int:
+    import numpy as np
+    from mcusim.infer import load_model_bytes, quantize_input, run_inference
+    from mcusim.record import fault_line
+    from mcusim.tflite import read_model
+
+    kernels = args.kernels or default_kernels(args.mcu)
+    input_bytes = None
+    if args.input:
+        name, data = load_model_bytes(args.model)
+        input_bytes = quantize_input(read_model(data), _load_input(args.input))
+    prog = _Progress(args.model)
+    r = run_inference(args.model, args.mcu, kernels=kernels, input_bytes=input_bytes,
+                      count=args.count, warmup=args.warmup, clock_mhz=args.clock_mhz,
+                      mode=args.mode, max_cycles=args.max_cycles, timeout=args.timeout,
+                      elf=args.elf, progress=prog)
+    prog.done()
+    m, rec = r.machine, r.record
+    if args.output and r.output is not None:
+        np.save(args.output, r.output)
+    if args.json:
+        _write_json(args.json, rec)
+    if args.power_trace or args.power_plot:
+        from mcusim.power_glue import write_trace
+        write_trace(m, args.power_trace, args.power_plot)
+    if m.outcome == "exit" and m.exit_code == 0:
+        inf = rec["inference"]
+        e = rec.get("inference_energy_j")
+        print(f"{rec['model']} on {m.mcu.name} ({m.core.name}, {m.clock_hz / 1e6:g} MHz, "
+              f"{kernels} kernels, {m.mode}): {inf['latency_ms']:.3f} ms, {inf['cycles']:,} cycles"
+              + (f", {e * 1e6:.1f} uJ" if e else "")
+              + f" | flash {rec['memory']['flash_bytes']:,} B, RAM {rec['memory']['ram_bytes']:,} B "
+              f"(arena {rec['memory']['arena_bytes']:,}, stack {rec['memory']['stack_peak_bytes']:,})")
+        print(f"output sha256 {rec['output_sha256']}")
+        if args.layers:
+            print_layers(rec)
+        if args.profile:
+            _summary(m, rec, True)
+        return 0
+    if m.outcome == "fault":
+        print(f"mcusim: {fault_line(m.fault)}", file=sys.stderr)
+    elif m.outcome == "limit":
+        print(f"mcusim: limit: {m.limit_reason}", file=sys.stderr)
+    else:
+        print(f"mcusim: inference image exited with status {m.exit_code}", file=sys.stderr)
+    return outcome_status(m) if m.outcome != "exit" else EXIT_FAULT
+
+
+def print_layers(rec, out=None):
+    out = out or sys.stdout
+    total = max(1, sum(r["cycles"] for r in rec["layers"]))
+    print(f"  {'#':>3s} {'op':18s} {'shape':44s} {'MACs':>10s} {'cycles':>12s} {'%':>6s} {'MAC/cyc':>7s}"
+          + ("  uJ" if any(r.get("energy_j") for r in rec["layers"]) else ""), file=out)
+    for r in rec["layers"]:
+        mpc = r["macs"] / r["cycles"] if r["macs"] and r["cycles"] else 0
+        print(f"  {r['index']:3d} {str(r['op'])[:18]:18s} {str(r['shape'])[:44]:44s} {r['macs'] or 0:10,d} "
+              f"{r['cycles']:12,d} {100 * r['cycles'] / total:6.2f} {mpc:7.3f}"
+              + (f"  {r['energy_j'] * 1e6:.2f}" if r.get("energy_j") else ""), file=out)
+
+
+def cmd_bench(args) -> int:
+    import csv
+    from mcusim.catalog import load_mcu
+    from mcusim.infer import run_inference
+
+    mcu = load_mcu(args.mcu)
+    kernels = args.kernels or default_kernels(args.mcu)
+    models = [x for x in args.models.split(",") if x] + list(args.extra_models)
+    results = []
+    print(f"MLPerf Tiny on {mcu.name} ({mcu.core.name}, {args.clock_mhz or mcu.clock_mhz:g} MHz), "
+          f"{kernels} kernels, {args.mode} timing")
+    hdr = f"{'benchmark':12s} {'latency ms':>11s} {'inf/s':>8s} {'cycles':>13s} {'energy uJ':>10s} {'flash B':>9s} {'RAM B':>8s}"
+    print(hdr)
+    for spec in models:
+        prog = _Progress(spec)
+        r = run_inference(spec, args.mcu, kernels=kernels, clock_mhz=args.clock_mhz, mode=args.mode,
+                          warmup=args.warmup, timeout=args.timeout, progress=prog)
+        prog.done()
+        rec = r.record
+        m = r.machine
+        if m.outcome != "exit" or m.exit_code != 0:
+            print(f"{rec['model']:12s} failed: outcome {m.outcome} status {m.exit_code}")
+            results.append({"benchmark": rec["model"], "latency_ms": None, "inferences_per_s": None,
+                            "cycles": None, "energy_uj": None, "flash_bytes": None, "ram_bytes": None})
+            continue
+        inf = rec["inference"]
+        e = rec.get("inference_energy_j")
+        row = {"benchmark": rec["model"], "latency_ms": inf["latency_ms"],
+               "inferences_per_s": 1e3 / inf["latency_ms"], "cycles": inf["cycles"],
+               "energy_uj": e * 1e6 if e else None,
+               "flash_bytes": rec["memory"]["flash_bytes"], "ram_bytes": rec["memory"]["ram_bytes"]}
+        results.append(row)
+        print(f"{row['benchmark']:12s} {row['latency_ms']:11.3f} {row['inferences_per_s']:8.2f} "
+              f"{row['cycles']:13,d} " + (f"{row['energy_uj']:10.1f}" if e else f"{'-':>10s}")
+              + f" {row['flash_bytes']:9,d} {row['ram_bytes']:8,d}")
+        if args.layers:
+            print_layers(rec)
+    if args.json:
+        _write_json(args.json, {"mcu": mcu.name, "core": mcu.core.name, "kernels": kernels,
+                                "mode": args.mode, "results": results})
+    if args.csv:
+        try:
+            with open(args.csv, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(results[0].keys()) if results else ["benchmark"])
+                w.writeheader()
+                w.writerows(results)
+        except OSError as e:
+            raise UserError(f"cannot write {args.csv}: {e.strerror}") from None
+    return 0 if all(r["cycles"] for r in results) else EXIT_FAULT

@@ -127,6 +127,7 @@ class Machine:
         self._map_memory()
         self._map_peripherals()
         self._install_hooks()
+        self.memory_model = _attach_memory_model(self)
         if uart_input:
             self.feed_uart(uart_input)
 
@@ -842,6 +843,16 @@ class Machine:
     @property
     def instructions(self) -> int:
         return self.coster.instructions()
+
+
+def _attach_memory_model(machine):
+    """The memory timing model (mcusim/timing/memory.py): wait states, flash accelerator,
+    caches; it sets machine.coster.memory and, in detailed mode, its own hooks."""
+    try:
+        from mcusim.timing.memory import attach_memory_model
+    except ImportError:
+        return None
+    return attach_memory_model(machine)
 
 
 class _Offset:

@@ -8,3 +8,8 @@ from __future__ import annotations
 
 def add_energy(rec: dict, m) -> None:
     return None
+
+
+def write_trace(m, csv_path, png_path) -> None:
+    from mcusim.errors import UserError
+    raise UserError("power traces need the power model (not available yet)")
