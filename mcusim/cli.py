@@ -39,6 +39,8 @@ def build_parser():
     r.add_argument("--uart-input-file", metavar="FILE", help="bytes the console UART receives")
     r.add_argument("--semihost-dir", metavar="DIR", help="let semihosting file calls use files inside DIR")
     r.add_argument("--quiet", action="store_true", help="do not echo firmware output")
+    r.add_argument("--power-trace", metavar="CSV", help="write the power-state timeline (CSV)")
+    r.add_argument("--power-plot", metavar="PNG", help="plot the power timeline (PNG)")
 
     i = sub.add_parser("infer", help="run one inference of a .tflite model on an MCU")
     i.add_argument("model", help="a .tflite file, or a built-in model: kws, vww, ic, ad")
@@ -145,6 +147,10 @@ def cmd_run(args) -> int:
     m.reset()
     m.run(max_cycles=args.max_cycles, timeout=args.timeout)
     rec = build_record(m)
+    from mcusim.power_glue import add_energy, write_trace
+    add_energy(rec, m)
+    if args.power_trace or args.power_plot:
+        write_trace(m, args.power_trace, args.power_plot)
     if args.json:
         _write_json(args.json, rec)
     _summary(m, rec, args.profile)
@@ -171,6 +177,7 @@ def _summary(m, rec, profile: bool) -> None:
           + (f" status {rec['exit_code']}" if rec["outcome"] == "exit" else "")
           + f" | {rec['cycles']:,} cycles, {rec['instructions']:,} instructions"
           + f" | {rec['seconds'] * 1e3:.3f} ms at {mhz:g} MHz on {m.mcu.name}"
+          + (f" | {rec['energy_j'] * 1e6:.2f} uJ, {rec['avg_power_w'] * 1e3:.2f} mW avg" if rec.get("energy_j") else "")
           + f" | host {m.host_seconds:.2f} s", file=err)
     if profile:
         print(f"{'function':40s} {'cycles':>14s} {'%':>6s} {'instr':>14s} {'CPI':>5s}", file=err)
