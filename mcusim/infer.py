@@ -168,6 +168,10 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
     _write_init(m, fw, "mcusim_config", b"".join(v.to_bytes(4, "little") for v in cfg))
     st_lo, st_hi = fw.symbol("__stack_limit"), fw.symbol("__stack_top")
     if st_lo is not None and st_hi is not None:
+        sr, slo = m.region_at(st_lo)
+        if sr is None or st_hi > slo + sr.size:
+            raise UserError(f"{Path(path).name}: its stack (0x{st_lo:08x}-0x{st_hi:08x}) lies outside "
+                            f"the RAM of {mcu.name}")
         m.write_memory(st_lo, bytes([STACK_PAINT]) * (st_hi - st_lo))
     m.reset()
     m.run(max_cycles=max_cycles, timeout=timeout, progress=progress)

@@ -76,9 +76,9 @@ def test_unknown_mcu():
 
 
 def test_segments_outside_memory_map(tmp_path):
-    # a user part with only 16 KB of flash: the image does not fit
+    # a user part with only 1 KB of flash: the image does not fit
     t = tmp_path / "tiny.toml"
-    t.write_text('extends = "stm32l4r5"\n[memory.flash]\nsize_bytes = 0x4000\n')
+    t.write_text('extends = "stm32l4r5"\n[memory.flash]\nsize_bytes = 0x400\n')
     elf = PREBUILT / "cortex-m4f" / "nvic.elf"
     assert_one_line_error(mcusim("run", elf, "--mcu", t), "outside the memory map")
 
