@@ -16,7 +16,7 @@ from pathlib import Path
 
 import capstone
 from capstone import arm_const as C
-from unicorn import UC_HOOK_BLOCK
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
 from unicorn import arm_const as A
 
 UNTIL = 0xFFFFFFFE
@@ -46,6 +46,9 @@ class BlockCoster:
         self.timing = timing if timing is not None else _load_timing(machine.core)
         self.memory = None          # set by the memory model (timing of fetch/data stalls)
         self._decoded: dict[int, list] = {}
+        self._last_access = (None, -1)
+        self._div_sites: dict[int, tuple] = {}
+        self._retranslate: list = []
         self._dummy = [0, 0, 0, -1, 0, 0, 0, -1, 0]
         self.prev = self._dummy
         self.cycles = 0
@@ -55,7 +58,12 @@ class BlockCoster:
         uc.hook_add(UC_HOOK_BLOCK, self.hook_block)
 
     def emu_run(self, uc, pc: int) -> None:
-        uc.emu_start(pc | 1, UNTIL)
+        m = self.m
+        while True:
+            uc.emu_start(pc | 1, UNTIL)
+            if not self.flush_retranslate(uc) or m.outcome or m._stop_flag:
+                return
+            pc = uc.reg_read(A.UC_ARM_REG_PC)
 
     # ------------------------------------------------------------------ the hook
     def hook_block(self, uc, addr, size, ud):
@@ -65,6 +73,9 @@ class BlockCoster:
         b = self.blocks.get(addr)
         if b is None:
             b = self._new_block(addr, size)
+            if self._retranslate:
+                uc.emu_stop()        # run it re-translated, with its divide hooks
+                return
         if b[5] & F_SELFLOOP:
             if not self._selfloop(b) or self.cycles >= self.deadline:
                 uc.emu_stop()
@@ -121,6 +132,9 @@ class BlockCoster:
             cyc, extra, n = bc.cycles_not_taken, bc.cycles_taken - bc.cycles_not_taken, bc.instructions
         else:
             cyc, extra = n, 0
+        divs = [i for i in insns if i.mnemonic in ("sdiv", "udiv")]
+        if divs:
+            self._hook_divs(addr, size, divs)
         fetch = 0
         if self.memory is not None:
             fetch = self.memory.block_stall(addr, size, insns)
@@ -147,8 +161,51 @@ class BlockCoster:
                 b[1] = cyc + b[8]
 
     def set_div0_trap(self, on: bool) -> None:
-        if on:
-            self.m.warn_once("div0", "CCR.DIV_0_TRP is not modelled: divide by zero returns 0")
+        self.div0_trap = on
+
+    # ------------------------------------------------------------------ divides
+    # SDIV/UDIV take 2-12 cycles depending on the operands (TRM), and with CCR.DIV_0_TRP
+    # a zero divisor is a UsageFault. A code hook on each divide site (only those) reads
+    # the operands; the block is re-translated before its first execution so the hook
+    # sees every execution.
+    div0_trap = False
+
+    def _hook_divs(self, addr: int, size: int, divs) -> None:
+        for ins in divs:
+            if ins.address in self._div_sites:
+                continue
+            ops = ins.operands
+            n = len(ops)
+            rn = ins.reg_name(ops[n - 2].reg) if n >= 2 else None
+            rm = ins.reg_name(ops[n - 1].reg) if n >= 2 else None
+            self._div_sites[ins.address] = (rn, rm, ins.mnemonic == "sdiv")
+            self.m.uc.hook_add(UC_HOOK_CODE, self._on_div, begin=ins.address, end=ins.address)
+        self._retranslate.append((addr, addr + size))
+
+    def _on_div(self, uc, address, size, ud) -> None:
+        site = self._div_sites.get(address)
+        if site is None:
+            return
+        rn, rm, signed = site
+        a = uc.reg_read(_REGS[rn]) if rn in _REGS else 0
+        b = uc.reg_read(_REGS[rm]) if rm in _REGS else 0
+        if b == 0 and self.div0_trap:
+            self.m.div_by_zero(address)
+            return
+        if self.timing is not None and hasattr(self.timing, "div_extra"):
+            if signed:
+                a = a - (1 << 32) if a & 0x80000000 else a
+                b = b - (1 << 32) if b & 0x80000000 else b
+            self.cycles += self.timing.div_extra(a, b, signed)
+
+    def flush_retranslate(self, uc) -> bool:
+        """Drop translated blocks that gained divide hooks; True if any."""
+        if not self._retranslate:
+            return False
+        for lo, hi in self._retranslate:
+            uc.ctl_remove_cache(lo, hi)
+        self._retranslate.clear()
+        return True
 
     # ------------------------------------------------------------------ precise time
     def _decode(self, addr: int, size: int) -> list:
@@ -161,44 +218,50 @@ class BlockCoster:
 
     def precise_now(self, m) -> int:
         """Cycle count at the memory instruction of the current block that is accessing
-        MMIO: block start plus the cost of the instructions before it."""
+        MMIO: block start plus the cost of the instructions before it. Several accesses
+        to the same address in one block execution resolve to successive instructions."""
         pc = m.uc.reg_read(A.UC_ARM_REG_PC) & ~1
         b = self.blocks.get(pc)
         if b is None:
-            return m.cycles
-        start = m.cycles - b[1]
+            return self.cycles
+        start = self.cycles - b[1]
         insns = self._decode(pc, b[3] - pc)
-        idx = self._match_access(m, insns)
+        key = (pc, self.cycles)
+        after = self._last_access[1] if self._last_access[0] == key else -1
+        idx = self._match_access(m, insns, after)
+        self._last_access = (key, idx)
         if idx <= 0:
             return start
         if self.timing is not None and hasattr(self.timing, "prefix_cycles"):
             return start + self.timing.prefix_cycles(bytes(m.uc.mem_read(pc, b[3] - pc)), pc, idx)
         return start + min(idx, b[1])
 
-    def _match_access(self, m, insns) -> int:
+    def _match_access(self, m, insns, after: int = -1) -> int:
         target = getattr(m, "_mmio_addr", None)
         first = -1
         for i, ins in enumerate(insns):
-            ops = ins.operands
-            for op in ops:
-                if op.type == C.ARM_OP_MEM:
-                    if first < 0:
-                        first = i
-                    if target is None:
-                        return i
-                    base = ins.reg_name(op.mem.base) if op.mem.base else None
-                    if base is None or base not in _REGS:
-                        continue
-                    v = m.uc.reg_read(_REGS[base])
-                    if base == "pc":
-                        v = (ins.address + 4) & ~3
-                    if op.mem.index:
-                        idx = ins.reg_name(op.mem.index)
-                        if idx in _REGS:
-                            v += m.uc.reg_read(_REGS[idx]) << max(0, op.shift.value if op.shift.type else 0)
-                    v = (v + op.mem.disp) & 0xFFFFFFFF
-                    if (v & ~3) == (target & ~3):
-                        return i
+            if i <= after:
+                continue
+            for op in ins.operands:
+                if op.type != C.ARM_OP_MEM:
+                    continue
+                if first < 0:
+                    first = i
+                if target is None:
+                    return i
+                base = ins.reg_name(op.mem.base) if op.mem.base else None
+                if base is None or base not in _REGS:
+                    continue
+                v = m.uc.reg_read(_REGS[base])
+                if base == "pc":
+                    v = (ins.address + 4) & ~3
+                if op.mem.index:
+                    idx = ins.reg_name(op.mem.index)
+                    if idx in _REGS:
+                        v += m.uc.reg_read(_REGS[idx]) << max(0, op.shift.value if op.shift.type else 0)
+                v = (v + op.mem.disp) & 0xFFFFFFFF
+                if (v & ~3) == (target & ~3):
+                    return i
         return first
 
     # ------------------------------------------------------------------ results
@@ -353,6 +416,7 @@ class NativeCoster(BlockCoster):
             reason = st.stop_reason
             if reason == 2:
                 self._new_block(st.miss_addr, st.miss_size)
+                self.flush_retranslate(uc)
             elif reason == 3:
                 b = self.blocks[st.miss_addr]
                 if not self._selfloop(b) or m.outcome:

@@ -156,9 +156,11 @@ class Machine:
 
     def _mmio(self, base: int, size: int, dev) -> None:
         def rd(uc, off, sz, ud):
+            self._mmio_addr = base + off
             return dev.read(off, sz)
 
         def wr(uc, off, sz, val, ud):
+            self._mmio_addr = base + off
             dev.write(off, sz, val)
 
         self.uc.mmio_map(base, size, rd, None, wr, None)
@@ -364,6 +366,13 @@ class Machine:
         self._div0_trap = on
         self.coster.set_div0_trap(on)
 
+    def div_by_zero(self, pc: int) -> None:
+        """SDIV/UDIV by zero with CCR.DIV_0_TRP: a precise UsageFault at the divide."""
+        self._record_lr()
+        self._fault(N.USAGEFAULT, N.CFSR_DIVBYZERO, pc, None)
+        if self.outcome:
+            self.uc.emu_stop()
+
     def ipsr(self) -> int:
         return self.uc.reg_read(A.UC_ARM_REG_IPSR) & 0x1FF
 
@@ -419,6 +428,15 @@ class Machine:
             self._lockup(f"stacking fault: SP 0x{sp:08x} is not in RAM", frame_sp)
             return 0
         uc.reg_write(A.UC_ARM_REG_SP, frame_sp)
+        if fp:
+            # FP state is saved at entry. With lazy stacking (FPCCR.LSPEN) the hardware
+            # only reserves the space and saves on the handler's first FP instruction; the
+            # saved values are the same, and LSPACT/FPCAR show the reservation (B3.2.23).
+            scs = self.scs
+            if scs.fpccr & (1 << 30):
+                scs.fpccr |= 1
+            scs.fpcar = frame_sp + 0x20
+            uc.reg_write(A.UC_ARM_REG_FPSCR, scs.fpdscr)   # the handler's FPSCR (FPDSCR)
         # handler mode runs on MSP with FPCA clear
         uc.reg_write(A.UC_ARM_REG_CONTROL, control & ~(_CONTROL_SPSEL | _CONTROL_FPCA))
         exc_return = 0xFFFFFFE1 if fp else 0xFFFFFFF1
@@ -503,6 +521,8 @@ class Machine:
             self._lockup(f"unstacking fault at SP 0x{sp:08x}", sp)
             return
         w = [int.from_bytes(data[i:i + 4], "little") for i in range(0, size, 4)]
+        if fp:
+            self.scs.fpccr &= ~1   # LSPACT: the reserved FP state is restored/discarded
         xpsr = w[7]
         new_sp = sp + size + (4 if xpsr & (1 << 9) else 0)
         control = uc.reg_read(A.UC_ARM_REG_CONTROL)
