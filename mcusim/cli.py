@@ -145,6 +145,8 @@ def cmd_run(args) -> int:
                 semihost_dir=args.semihost_dir, stdout=out, stderr=out)
     m.load(fw)
     m.reset()
+    if not sys.stdin.isatty():
+        m.semihost.stdin_source = sys.stdin.buffer   # SYS_READC/SYS_READ(0) read our stdin
     m.run(max_cycles=args.max_cycles, timeout=args.timeout)
     rec = build_record(m)
     from mcusim.power_glue import add_energy, write_trace

@@ -578,12 +578,14 @@ class Machine:
         target = kind
         if self.v6m:
             target = N.HARDFAULT
+            if kind != N.HARDFAULT:
+                cause = f"{N.exception_name(kind)} {cause}".strip()
         elif kind != N.HARDFAULT and (not self.exc.enabled[kind]
                                       or self.exc.group_priority(kind) >= self._exec_priority()):
             target = N.HARDFAULT
             scs.hfsr |= N.HFSR_FORCED
-            cause = f"FORCED <- {cause}"
-        self._pending_fault = FaultInfo(N.exception_name(kind), pc, address, cause)
+            cause = f"FORCED <- {N.exception_name(kind)} {cause}".strip()
+        self._pending_fault = FaultInfo(N.exception_name(target), pc, address, cause)
         if self.exc.active[N.HARDFAULT] or self._exec_priority() < 0:
             self._lockup(f"{N.exception_name(kind)} while in HardFault or NMI (lockup)", address)
             return
@@ -705,10 +707,12 @@ class Machine:
         self.wall_deadline = time.monotonic() + timeout if timeout else None
         self.progress = progress
         self.host_seconds = 0.0
+        self.host_in_cpu = 0.0
         t0 = time.perf_counter()
         proc = self.env.process(self._cpu())
         self.env.run(until=proc)
         self.host_seconds = time.perf_counter() - t0
+        self.host_outside_cpu = self.host_seconds - self.host_in_cpu
         self.semihost.close()
         return self
 
@@ -758,6 +762,7 @@ class Machine:
         self._bad_access = None
         self._in_slice = True
         start_pc = self.pc
+        t0 = time.perf_counter()
         try:
             self.coster.emu_run(uc, start_pc)
             err = None
@@ -765,6 +770,7 @@ class Machine:
             err = e
         finally:
             self._in_slice = False
+            self.host_in_cpu += time.perf_counter() - t0
         self.pc = uc.reg_read(A.UC_ARM_REG_PC)
         if self.outcome:
             return

@@ -38,6 +38,7 @@ class Semihosting:
         self.errno = 0
         self.cmdline = cmdline
         self.stdin = b""
+        self.stdin_source = None      # a binary file read lazily (the CLI's stdin)
 
     # -- helpers ---------------------------------------------------------------------
     def _words(self, addr: int, n: int) -> list[int]:
@@ -86,6 +87,7 @@ class Semihosting:
             f.write(data)
             return 0
         if op == SYS_READC:
+            self._fill(1)
             if self.stdin:
                 c, self.stdin = self.stdin[0], self.stdin[1:]
                 return c
@@ -93,6 +95,7 @@ class Semihosting:
         if op == SYS_READ:
             handle, buf, n = self._words(arg, 3)
             if handle == 0:
+                self._fill(n)
                 data, self.stdin = self.stdin[:n], self.stdin[n:]
             else:
                 f = self.files.get(handle)
@@ -196,6 +199,16 @@ class Semihosting:
             return 0xFFFFFFFF  # never run host commands
         m.warn_once(f"semihost-{op}", f"semihosting operation 0x{op:02x} not supported; returned -1")
         return 0xFFFFFFFF
+
+    def _fill(self, n: int) -> None:
+        if len(self.stdin) < n and self.stdin_source is not None:
+            try:
+                more = self.stdin_source.read(n - len(self.stdin)) if n > 1 else self.stdin_source.read(1)
+            except (OSError, ValueError):
+                more = b""
+            if not more:
+                self.stdin_source = None
+            self.stdin += more or b""
 
     def close(self) -> None:
         for f in self.files.values():
