@@ -48,6 +48,7 @@ class BlockCoster:
         self._decoded: dict[int, list] = {}
         self._last_access = (None, -1)
         self._div_sites: dict[int, tuple] = {}
+        self._plans: dict[int, list] = {}
         self._retranslate: list = []
         self._dummy = [0, 0, 0, -1, 0, 0, 0, -1, 0]
         self.prev = self._dummy
@@ -236,32 +237,46 @@ class BlockCoster:
             return start + self.timing.prefix_cycles(bytes(m.uc.mem_read(pc, b[3] - pc)), pc, idx)
         return start + min(idx, b[1])
 
+    def _mem_plan(self, pc: int, insns) -> list:
+        """Per block: (index, base reg, pc-relative base value, index reg, shift, disp) of
+        each memory operand, computed once."""
+        plan = self._plans.get(pc)
+        if plan is None:
+            plan = []
+            for i, ins in enumerate(insns):
+                for op in ins.operands:
+                    if op.type != C.ARM_OP_MEM:
+                        continue
+                    base = ins.reg_name(op.mem.base) if op.mem.base else None
+                    idx = ins.reg_name(op.mem.index) if op.mem.index else None
+                    shift = op.shift.value if op.shift.type else 0
+                    plan.append((i, _REGS.get(base), (ins.address + 4) & ~3 if base == "pc" else None,
+                                 _REGS.get(idx), shift, op.mem.disp))
+            self._plans[pc] = plan
+        return plan
+
     def _match_access(self, m, insns, after: int = -1) -> int:
         target = getattr(m, "_mmio_addr", None)
         first = -1
-        for i, ins in enumerate(insns):
+        reg = m.uc.reg_read
+        pc = insns[0].address if insns else 0
+        for i, base, pcval, idx, shift, disp in self._mem_plan(pc, insns):
             if i <= after:
                 continue
-            for op in ins.operands:
-                if op.type != C.ARM_OP_MEM:
-                    continue
-                if first < 0:
-                    first = i
-                if target is None:
-                    return i
-                base = ins.reg_name(op.mem.base) if op.mem.base else None
-                if base is None or base not in _REGS:
-                    continue
-                v = m.uc.reg_read(_REGS[base])
-                if base == "pc":
-                    v = (ins.address + 4) & ~3
-                if op.mem.index:
-                    idx = ins.reg_name(op.mem.index)
-                    if idx in _REGS:
-                        v += m.uc.reg_read(_REGS[idx]) << max(0, op.shift.value if op.shift.type else 0)
-                v = (v + op.mem.disp) & 0xFFFFFFFF
-                if (v & ~3) == (target & ~3):
-                    return i
+            if first < 0:
+                first = i
+            if target is None:
+                return i
+            if pcval is not None:
+                v = pcval
+            elif base is not None:
+                v = reg(base)
+            else:
+                continue
+            if idx is not None:
+                v += reg(idx) << max(0, shift)
+            if ((v + disp) & 0xFFFFFFFC) == (target & 0xFFFFFFFC):
+                return i
         return first
 
     # ------------------------------------------------------------------ results
