@@ -71,6 +71,14 @@ def build_parser():
     b.add_argument("--csv", metavar="FILE")
     b.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit per model")
 
+    sv = sub.add_parser("serve", help="the simulated board on a serial link (MLPerf Tiny protocol)")
+    sv.add_argument("model", help="a .tflite file, or a built-in model: kws, vww, ic, ad")
+    sv.add_argument("--mcu", default="stm32l4r5")
+    sv.add_argument("--clock-mhz", type=float)
+    sv.add_argument("--mode", choices=["fast", "detailed"], default="fast")
+    sv.add_argument("--kernels", choices=["ref", "opt"], default=None)
+    sv.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (else stdin/stdout)")
+
     sub.add_parser("list", help="list catalog entries")
     return ap
 
@@ -89,6 +97,10 @@ def main(argv=None) -> int:
             return cmd_infer(args)
         if args.cmd == "bench":
             return cmd_bench(args)
+        if args.cmd == "serve":
+            from mcusim.serve import serve
+            return serve(args.model, args.mcu, args.kernels or default_kernels(args.mcu), args.pty,
+                         args.clock_mhz, args.mode)
         if args.cmd == "list":
             return cmd_list(args)
         ap.print_help()

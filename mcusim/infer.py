@@ -123,7 +123,13 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
                   clock_mhz: float | None = None, mode: str = "fast",
                   max_cycles: int | None = None, timeout: float | None = None,
                   elf: str | None = None, quiet: bool = True, progress=None,
-                  power: bool = True) -> InferenceResult:
+                  power: bool = True, protocol_input: bytes | None = None,
+                  machine_setup=None) -> InferenceResult:
+    """Run the inference image on `mcu_name` with the model in its slot.
+
+    Batch mode (default): `count` inferences on `input_bytes` (random int8 from seed 0 when
+    None). Protocol mode (`protocol_input` given): the MLPerf Tiny device protocol over
+    the console UART, fed with those bytes; the replies are the record's `stdout`."""
     name, data = load_model_bytes(model_spec)
     try:
         model = read_model(data, supported_only=True)
@@ -139,7 +145,11 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
                         f"{model.input_tensors[0].nbytes}")
 
     sink = _Null() if quiet else None
-    m = Machine(mcu, clock_mhz=clock_mhz, mode=mode, stdout=sink, stderr=sink)
+    warnings: list[str] = []
+    m = Machine(mcu, clock_mhz=clock_mhz, mode=mode, stdout=sink, stderr=sink,
+                uart_input=protocol_input or b"", warn=warnings.append)
+    if machine_setup is not None:
+        machine_setup(m)
     m.load(fw)
 
     # the model slot: from the image's slot start to the end of this MCU's flash
@@ -164,7 +174,7 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
     _write_init(m, fw, "mcusim_model_len", len(data).to_bytes(4, "little"))
     _write_init(m, fw, "mcusim_input", input_bytes)
     _write_init(m, fw, "mcusim_input_len", len(input_bytes).to_bytes(4, "little"))
-    cfg = [0, max(1, count), max(0, warmup), int(m.clock_hz)]
+    cfg = [1 if protocol_input is not None else 0, max(1, count), max(0, warmup), int(m.clock_hz)]
     _write_init(m, fw, "mcusim_config", b"".join(v.to_bytes(4, "little") for v in cfg))
     st_lo, st_hi = fw.symbol("__stack_limit"), fw.symbol("__stack_top")
     if st_lo is not None and st_hi is not None:
@@ -185,7 +195,7 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
 
     output = None
     rec = build_record(m)
-    if m.outcome == "exit" and m.exit_code == 0:
+    if m.outcome == "exit" and m.exit_code == 0 and protocol_input is None:
         olen = int.from_bytes(m.read_memory(fw.symbol("mcusim_output_len"), 4), "little")
         raw = m.read_memory(fw.symbol("mcusim_output"), olen)
         ot = model.output_tensors[0]
@@ -193,6 +203,7 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
         rec["output_sha256"] = hashlib.sha256(raw).hexdigest()
     else:
         rec["output_sha256"] = None
+    rec["warnings"] = warnings
     rec["model"] = name
     rec["kernels"] = kernels if elf is None else None
     rec["image"] = Path(path).name

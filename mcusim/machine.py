@@ -102,6 +102,7 @@ class Machine:
         self.simdev = SimDevice(self)
         self.semihost = Semihosting(self, semihost_dir)
         self.uarts: list = []
+        self.uart_host = None         # a live serial link (mcusim serve)
         self.peripherals: dict[str, object] = {}
         self.flash_acr = None
 
@@ -355,6 +356,11 @@ class Machine:
     def irq_state_changed(self) -> None:
         """Enable/pending/priority changed: stop at the next block boundary to look."""
         self.deadline = 0 if self._in_slice else self.deadline
+
+    def host_closed(self) -> None:
+        self._end("exit", reason="the host closed the serial link")
+        if self.exit_code is None:
+            self.exit_code = 0
 
     def request_reset(self, why: str) -> None:
         self._end("limit", reason=why)

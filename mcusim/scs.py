@@ -379,7 +379,11 @@ class SystemControlSpace:
         elif off == FPDSCR:
             self.fpdscr = v & 0x07C00000
         else:
-            if off not in self.warned and not (0xED90 <= off < 0xEDF0):
+            # MPU registers (no regions modelled) and cache maintenance (0xEF50-0xEF7F:
+            # ICIALLU, DCISW, ...) are accepted silently; the cache model, if any, reads
+            # the CCR enables.
+            if off not in self.warned and not (0xED90 <= off < 0xEDF0) \
+                    and not (0xEF50 <= off < 0xEF80) and not (0x1F00 <= off < 0x2000):
                 self.warned.add(off)
                 m.warn_once(f"ppb-{off:x}", f"write to unmodelled system register 0x{PPB_BASE + off:08x} ignored")
             return

@@ -211,8 +211,31 @@ class Stm32Usart(Peripheral):
             v |= ISR_REACK
         return v
 
+    def _pull_host(self) -> None:
+        """With a live host link (mcusim serve), take what the host has sent; when the
+        firmware keeps polling an empty receiver, wait for the host in real time."""
+        host = self.m.uart_host
+        if host is None or self.rx:
+            return
+        data = host.poll(0.0)
+        if not data and self.m.now_precise() >= self.shift_free_at:
+            # only a receiver wait counts as idle: not polls for TXE/TC while sending
+            self._idle_polls += 1
+            if self._idle_polls >= 64:
+                data = host.poll(0.05)
+        if data:
+            self._idle_polls = 0
+            self.rx += data
+            self._update_irq()
+        elif host.closed:
+            self.m.host_closed()
+
+    _idle_polls = 0
+
     def read_word(self, off: int) -> int:
         if off == ISR:
+            if self.cr1 & CR1_RE:
+                self._pull_host()
             return self._isr(self.m.now_precise())
         if off == RDR:
             if self.rx:
@@ -238,6 +261,9 @@ class Stm32Usart(Peripheral):
             self.tdr_free_at = start             # TDR empties when the byte moves to shift
             self.shift_free_at = start + bc
             self.tx_bytes += 1
+            self._idle_polls = 0
+            if self.m.uart_host is not None:
+                self.m.uart_host.send(bytes([value & 0xFF]))
             self.m.output(bytes([value & 0xFF]), 1, source=self.name)
             self._update_irq()
         elif off == CR1:

@@ -1,0 +1,111 @@
+"""The MLPerf Tiny device protocol (DESIGN.md) spoken by the inference image over the
+simulated console UART: scripted, and live through a pseudo-terminal (mcusim serve)."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mcusim.infer import run_inference  # noqa: E402
+from mcusim.tflite import read_model  # noqa: E402
+from mcusim.tflite.builtin import builtin_model_bytes  # noqa: E402
+
+
+def commands(inp: bytes, extra=()):
+    cmds = ["name%", "profile%", f"db load {len(inp)}%"]
+    h = inp.hex()
+    for i in range(0, len(h), 76):          # each command at most 80 characters
+        cmds.append(f"db {h[i:i + 76]}%")
+    return cmds + list(extra)
+
+
+def reference_output(data: bytes, inp: bytes) -> np.ndarray:
+    from tflite_micro.python.tflite_micro import runtime
+    m = read_model(data)
+    it = runtime.Interpreter.from_bytes(data)
+    it.set_input(np.frombuffer(inp, np.int8).reshape(m.input_tensors[0].shape), 0)
+    it.invoke()
+    return it.get_output(0)
+
+
+def test_scripted_session_kws():
+    inp = np.random.default_rng(7).integers(-128, 128, 490, dtype=np.int8).tobytes()
+    script = "".join(commands(inp, ["infer 2 1%", "results%", "bogus%", "exit%"])).encode()
+    r = run_inference("kws", "stm32l4r5", kernels="ref", protocol_input=script, power=False)
+    out = r.record["stdout"].replace("\r", "")
+    lines = out.splitlines()
+    assert r.machine.outcome == "exit" and r.machine.exit_code == 0
+    # boot banner, then one m-ready per command
+    assert lines[:4][0] == "m-timestamp-mode-performance" and lines[2:4] == ["m-init-done", "m-ready"]
+    assert "m-name-dut-[mcusim]" in lines
+    assert "m-model-[kws01]" in lines
+    assert "m-[Expecting 490 bytes]" in lines
+    assert "m-load-done" in lines
+    assert "e-[Unknown command: bogus]" in lines
+    assert lines.count("m-ready") == 1 + len(commands(inp)) + 4
+    i = lines.index("m-warmup-start-1")
+    assert lines[i + 1:i + 3] == ["m-warmup-done", "m-infer-start-2"]
+    laps = [int(x) for x in re.findall(r"m-lap-us-(\d+)", out)]
+    assert len(laps) == 3                     # boot, before and after the timed inferences
+    # two inferences between the laps: the lap difference is their simulated time
+    wins = r.machine.simdev.windows[-2:]
+    sim_us = (r.machine.cycles_to_seconds(wins[-1].end) - r.machine.cycles_to_seconds(wins[0].begin)) * 1e6
+    assert abs((laps[2] - laps[1]) - sim_us) <= 0.001 * sim_us + 50
+    # results: the dequantized output of TFLite Micro on the same bytes
+    ref = reference_output(builtin_model_bytes("kws"), inp).astype(np.float64)
+    expect = ",".join(f"{(v + 128) / 256:.3f}" for v in ref.reshape(-1))
+    res = [ln for ln in lines if ln.startswith("m-results-")]
+    assert res[0] == f"m-results-[{expect}]"
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")
+def test_live_session_over_pty():
+    p = subprocess.Popen([sys.executable, "-m", "mcusim", "serve", "ad", "--pty", "--kernels", "ref"],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=ROOT, text=True)
+    try:
+        line = p.stderr.readline()
+        m = re.search(r"serial device (\S+)", line)
+        assert m, line
+        fd = os.open(m.group(1), os.O_RDWR | os.O_NOCTTY)
+        buf = b""
+
+        def expect(token: bytes, timeout=60.0):
+            nonlocal buf
+            t = time.monotonic() + timeout
+            while token not in buf:
+                r, _, _ = select.select([fd], [], [], max(0.0, t - time.monotonic()))
+                assert r, f"timed out waiting for {token!r}; got {buf[-300:]!r}"
+                buf += os.read(fd, 4096)
+
+        expect(b"m-init-done")
+        os.write(fd, b"name%")
+        expect(b"m-name-dut-[mcusim]")
+        os.write(fd, b"profile%")
+        expect(b"m-model-[ad01]")
+        x = np.linspace(-5, 1, 640, dtype=np.float32).tobytes()
+        os.write(fd, f"db load {len(x)}%".encode())
+        expect(b"m-[Expecting 2560 bytes]")
+        for c in commands(x)[3:]:
+            os.write(fd, c.encode())
+        expect(b"m-load-done")
+        os.write(fd, b"infer 1 0%")
+        expect(b"m-infer-done")
+        expect(b"m-results-[")
+        os.write(fd, b"exit%")
+        p.wait(timeout=60)
+        os.close(fd)
+        assert p.returncode == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
