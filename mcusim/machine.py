@@ -103,6 +103,7 @@ class Machine:
         self.semihost = Semihosting(self, semihost_dir)
         self.uarts: list = []
         self.uart_host = None         # a live serial link (mcusim serve)
+        self.slice_hooks: list = []   # f(t0, t1) -> extra CPU stall cycles, after each slice
         self.peripherals: dict[str, object] = {}
         self.flash_acr = None
 
@@ -750,7 +751,12 @@ class Machine:
             if nxt < deadline:
                 deadline = int(nxt)
             self.deadline = deadline
+            t_slice = self.cycles
             self._run_slice()
+            for hook in self.slice_hooks:
+                # bus masters (DMA, accelerators) that held the shared bus during the
+                # slice delay the CPU's own accesses: transaction-level contention
+                self.cycles += hook(t_slice, self.cycles)
             if self.outcome is None and self.cycles >= self.max_cycles:
                 self._end("limit", f"cycle limit {self.max_cycles} reached")
             if self.outcome is None and self.wall_deadline and time.monotonic() > self.wall_deadline:
