@@ -283,6 +283,21 @@ class BlockCoster:
     def instructions(self) -> int:
         return sum(b[0] * b[4] for b in self.blocks.values())
 
+    def _counts(self, addr: int) -> tuple[int, int]:
+        b = self.blocks[addr]
+        return b[0], b[6]
+
+    def stall_breakdown(self) -> dict:
+        """Cycles by cause over the whole run: static fetch stalls the memory model put in
+        block costs, taken-branch refills, and the rest of the block costs (core)."""
+        fetch = branch = total = 0
+        for addr, b in self.blocks.items():
+            count, taken = self._counts(addr)
+            fetch += count * b[8]
+            branch += taken * b[2]
+            total += count * b[1] + taken * b[2]
+        return {"fetch": fetch, "branch": branch, "blocks_total": total}
+
     def block_cycles(self):
         """(start address, executions, cycles incl. taken-branch refills, instructions)."""
         for addr, b in self.blocks.items():

@@ -194,6 +194,10 @@ def _summary(m, rec, profile: bool) -> None:
           + (f" | {rec['energy_j'] * 1e6:.2f} uJ, {rec['avg_power_w'] * 1e3:.2f} mW avg" if rec.get("energy_j") else "")
           + f" | host {m.host_seconds:.2f} s", file=err)
     if profile:
+        st = rec.get("stalls") or {}
+        tot = max(1, rec["cycles"])
+        print("cycles by cause: " + ", ".join(f"{k} {v:,} ({100 * v / tot:.1f}%)" for k, v in st.items() if v)
+              + (f" | CPI {rec['cpi']:.3f}" if rec.get("cpi") else ""), file=err)
         print(f"{'function':40s} {'cycles':>14s} {'%':>6s} {'instr':>14s} {'CPI':>5s}", file=err)
         total = max(1, rec["cycles"])
         for row in rec["functions"][:30]:

@@ -21,7 +21,25 @@ def timeline(m, functions=None):
     vr = None if len(m.clock_changes) == 1 and m.clock_hz == m.mcu.clock_mhz * 1e6 else \
         [(c, "auto") for c, _ in m.clock_changes]
     return Timeline(total_cycles=m.cycles, clock_changes=list(m.clock_changes), power_states=states,
-                    voltage_ranges=vr, functions=functions or [], layers=layers, windows=windows)
+                    voltage_ranges=vr, functions=functions or [], layers=layers, windows=windows,
+                    deep_sleep_state=deep_sleep_state(m))
+
+
+# STM32 PWR_CR1.LPMS (RM0432 5.4.1; RM0456 and RM0444 likewise): the mode SLEEPDEEP enters
+_LPMS = {0: "stop0", 1: "stop1", 2: "stop2", 3: "standby", 4: "shutdown", 5: "shutdown",
+         6: "shutdown", 7: "shutdown"}
+
+
+def deep_sleep_state(m):
+    """The low-power mode WFI with SLEEPDEEP enters, from the PWR model when the firmware
+    selected one (None: the power catalog's default)."""
+    pwr = m.peripherals.get("pwr")
+    if pwr is None or not hasattr(pwr, "low_power_mode") or not pwr.regs:
+        return None
+    pm = power_model(m)
+    name = _LPMS.get(pwr.low_power_mode())
+    states = getattr(pm, "states", None) or {}
+    return name if name in states else None
 
 
 def power_model(m):

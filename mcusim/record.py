@@ -33,6 +33,22 @@ def layer_profile(m) -> list[dict]:
     return rows
 
 
+def stall_breakdown(m) -> dict:
+    """Where the cycles went: core issue cycles, taken-branch refills, instruction-fetch
+    stalls, data stalls (memory model), exception entry/exit, sleep, and other (bus
+    contention, time the core spent waiting in fast-forwarded spins is in core)."""
+    sb = m.coster.stall_breakdown()
+    data = 0
+    mm = getattr(m, "memory_model", None)
+    if mm is not None and hasattr(mm, "data_stall_cycles"):
+        data = int(mm.data_stall_cycles())
+    sleep = m.sleep_cycles + m.deepsleep_cycles
+    core = sb["blocks_total"] - sb["fetch"] - sb["branch"]
+    other = m.cycles - sb["blocks_total"] - data - m.exception_cycles - sleep
+    return {"core": core, "branch": sb["branch"], "fetch": sb["fetch"], "data": data,
+            "exception": m.exception_cycles, "sleep": sleep, "other": other}
+
+
 def fault_dict(f) -> dict | None:
     if f is None:
         return None
@@ -90,6 +106,8 @@ def build_record(m, *, profile: bool = True) -> dict:
         },
         "memory": memory_usage(m),
         "exceptions_taken": m.exceptions_taken,
+        "stalls": stall_breakdown(m),
+        "cpi": (m.cycles / m.instructions) if m.instructions else None,
         "runtime_error": ({"code": m.simdev.error, "arg": m.simdev.error_arg}
                           if m.simdev.error else None),
         "host_seconds": round(getattr(m, "host_seconds", 0.0), 3),
