@@ -343,7 +343,9 @@ class SystemControlSpace:
             self.scr = v & 0x16
         elif off == CCR:
             if not self.v6m:
-                self.ccr = (v & 0x31B) | 0x200
+                # keep BP/IC/DC (bits 18:16, Cortex-M7 L1 cache enables, read by the
+                # cache model) besides the Armv7-M bits
+                self.ccr = (v & 0x7031B) | 0x200
                 m.div0_trap(bool(v & (1 << 4)))
         elif SHPR1 <= off < SHPR1 + 12:
             for i in range(4):
@@ -383,7 +385,8 @@ class SystemControlSpace:
             # ICIALLU, DCISW, ...) are accepted silently; the cache model, if any, reads
             # the CCR enables.
             if off not in self.warned and not (0xED90 <= off < 0xEDF0) \
-                    and not (0xEF50 <= off < 0xEF80) and not (0x1F00 <= off < 0x2000):
+                    and not (0xEF50 <= off < 0xEF80) and not (0x1F00 <= off < 0x2000) \
+                    and not (0xED78 <= off < 0xED88):
                 self.warned.add(off)
                 m.warn_once(f"ppb-{off:x}", f"write to unmodelled system register 0x{PPB_BASE + off:08x} ignored")
             return

@@ -286,9 +286,8 @@ def _classify(i) -> _Ins:
         cls, x.words = "strd", 2
         x.store_data = {r for r in reads if r not in x.addr_regs}
     elif name in _LDM:
-        lst = [r for r in regops if not (name != "pop" and r == regops[0])] if regops else []
-        if name == "pop":
-            lst = regops
+        # the base register is the first operand; it may also appear in the list
+        lst = regops if name == "pop" else regops[1:]
         x.nregs = x.words = len(lst)
         if name != "pop" and regops:
             x.addr_regs.update(_norm(regops[0]))
