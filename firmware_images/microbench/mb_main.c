@@ -1,0 +1,279 @@
+/*
+ * Microbenchmark driver: runs the kernels of mb_kernels.S and prints one line per
+ * measurement through semihosting:
+ *
+ *     MB <name> <cycles per sequence copy x 1000>
+ *
+ * then exits 0. The value is (kernel - empty) / (iters * copies), where kernel and empty
+ * are the counter deltas of the kernel and of the same harness with no body (measured
+ * right before it, with the same memory configuration).
+ *
+ * Cycle counter: DWT CYCCNT on Armv7-M / Armv8-M (DEMCR.TRCENA, DWT_CTRL.CYCCNTENA, the
+ * DWT software lock opened on Cortex-M7); SysTick on Armv6-M (no CYCCNT): LOAD 0xFFFFFF,
+ * CLKSOURCE = processor clock, no interrupt, counting down.
+ *
+ * Build variants (MB_SET):
+ *   1 mb_int    integer kernels (Thumb-1 on Armv6-M; Thumb-2 integer-only on v7/v8,
+ *               so the cortex-m4f image also runs on a Cortex-M3)
+ *   2 mb_dsp    SMLAD and FPv4/FPv5 single-precision kernels
+ *   3 mb_flash  (STM32L4R5) straight-line loop in flash with FLASH_ACR = LATENCY only,
+ *               + PRFTEN, + PRFTEN/ICEN/DCEN; MB_FLASH_LATENCY = the wait states
+ *   4 mb_dcache (STM32H7A3) Cortex-M7 L1 caches on: one load per 32-byte line over an
+ *               8 KB and a 64 KB array in AXI SRAM (the arena); prints CCR.DC/IC read back
+ *
+ * On a real board: mb_flash_* set only FLASH_ACR, not the clock; configure the 120 MHz
+ * (or 24 MHz) system clock first (see tests/rcc_clock.c) -- in mcusim, --clock-mhz does.
+ */
+#include <stdint.h>
+#include "cortexm.h"
+#include "semihost.h"
+
+#ifndef MB_SET
+#define MB_SET 1
+#endif
+#define COPIES 32
+#define ITERS 4
+
+typedef uint32_t (*kernel_fn)(uint32_t iters, uint32_t *ctx);
+
+uint32_t mb_empty(uint32_t, uint32_t *);
+#if MB_SET == 1
+uint32_t mb_alu4(uint32_t, uint32_t *), mb_ldr3(uint32_t, uint32_t *),
+    mb_ldr_dep(uint32_t, uint32_t *), mb_ldm4(uint32_t, uint32_t *),
+    mb_ldm5(uint32_t, uint32_t *), mb_ldm4_self(uint32_t, uint32_t *),
+    mb_ldm6_self(uint32_t, uint32_t *), mb_stm4(uint32_t, uint32_t *),
+    mb_stm5(uint32_t, uint32_t *), mb_b_taken(uint32_t, uint32_t *),
+    mb_bl(uint32_t, uint32_t *), mb_bcc_taken(uint32_t, uint32_t *),
+    mb_bcc_not(uint32_t, uint32_t *);
+#if ARCH_V6M
+uint32_t mb_muls(uint32_t, uint32_t *);
+#else
+uint32_t mb_mul(uint32_t, uint32_t *), mb_mla(uint32_t, uint32_t *),
+    mb_umull(uint32_t, uint32_t *), mb_sdiv_small(uint32_t, uint32_t *),
+    mb_sdiv_large(uint32_t, uint32_t *), mb_udiv_large(uint32_t, uint32_t *);
+#endif
+#elif MB_SET == 2
+uint32_t mb_smlad(uint32_t, uint32_t *), mb_vadd(uint32_t, uint32_t *),
+    mb_vmul(uint32_t, uint32_t *), mb_vdiv(uint32_t, uint32_t *);
+#elif MB_SET == 3
+uint32_t mb_flash_run(uint32_t, uint32_t *);
+#elif MB_SET == 4
+uint32_t mb_empty_walk(uint32_t, uint32_t *), mb_walk(uint32_t, uint32_t *);
+extern uint32_t __arena_start[];
+#endif
+
+struct kernel {
+    const char *name;
+    kernel_fn fn;
+    uint32_t copies;
+};
+
+#if MB_SET == 1 || MB_SET == 2
+static const struct kernel kernels[] = {
+#if MB_SET == 1
+    {"alu4", mb_alu4, COPIES},
+    {"ldr3", mb_ldr3, COPIES},
+    {"ldr_dep", mb_ldr_dep, COPIES},
+    {"ldm4", mb_ldm4, COPIES},
+    {"ldm5", mb_ldm5, COPIES},
+    {"ldm4_self", mb_ldm4_self, COPIES},
+    {"ldm6_self", mb_ldm6_self, COPIES},
+    {"stm4", mb_stm4, COPIES},
+    {"stm5", mb_stm5, COPIES},
+    {"b_taken", mb_b_taken, COPIES},
+    {"bl", mb_bl, COPIES},
+    {"bcc_taken", mb_bcc_taken, COPIES},
+    {"bcc_not", mb_bcc_not, COPIES},
+#if ARCH_V6M
+    {"muls", mb_muls, COPIES},
+#else
+    {"mul", mb_mul, COPIES},
+    {"mla", mb_mla, COPIES},
+    {"umull", mb_umull, COPIES},
+    {"sdiv_small", mb_sdiv_small, COPIES},
+    {"sdiv_large", mb_sdiv_large, COPIES},
+    {"udiv_large", mb_udiv_large, COPIES},
+#endif
+#elif MB_SET == 2
+    {"smlad", mb_smlad, COPIES},
+    {"vadd", mb_vadd, COPIES},
+    {"vmul", mb_vmul, COPIES},
+    {"vdiv", mb_vdiv, COPIES},
+#endif
+    {0, 0, 0},
+};
+#endif
+
+/* 64 words of scratch (ctx[0] = ctx[3] = ctx: self pointers for the pointer chase and
+ * for LDM with the base in its list) + room for 32 STMs of 5 registers. */
+static uint32_t ctx[64 + 32 * 5 + 16] __attribute__((aligned(64)));
+
+static void init_ctx(void)
+{
+    for (unsigned i = 0; i < sizeof ctx / sizeof ctx[0]; i++)
+        ctx[i] = i;
+    ctx[0] = (uint32_t)(uintptr_t)ctx;
+    ctx[3] = (uint32_t)(uintptr_t)ctx;
+}
+
+static void counter_init(void)
+{
+#if ARCH_V6M
+    SYST_CSR = 0;
+    SYST_RVR = 0xFFFFFFu;
+    SYST_CVR = 0;                   /* any write clears it; reloads on the next tick */
+    SYST_CSR = SYST_CSR_CLKSOURCE | SYST_CSR_ENABLE;
+#else
+    DEMCR |= DEMCR_TRCENA;
+#if defined(TARGET_CORTEX_M7F)
+    DWT_LAR = CORESIGHT_UNLOCK_KEY;
+#endif
+    DWT_CYCCNT = 0;
+    DWT_CTRL |= DWT_CTRL_CYCCNTENA;
+#endif
+}
+
+static void put_int(const char *name, int32_t v)
+{
+    char buf[48];
+    char *p = buf;
+    const char *q = "MB ";
+    while (*q)
+        *p++ = *q++;
+    while (*name && p < buf + 30)
+        *p++ = *name++;
+    *p++ = ' ';
+    uint32_t u = (uint32_t)v;
+    if (v < 0) {
+        *p++ = '-';
+        u = (uint32_t)(-v);
+    }
+    char d[12];
+    int n = 0;
+    do {
+        d[n++] = (char)('0' + u % 10u);
+        u /= 10u;
+    } while (u);
+    while (n)
+        *p++ = d[--n];
+    *p++ = '\n';
+    *p = 0;
+    sh_write0(buf);
+}
+
+/* (kernel - empty) * 1000 / (iters * copies), rounded to nearest */
+static int32_t per_copy_x1000(uint32_t k, uint32_t e, uint32_t iters, uint32_t copies)
+{
+    int32_t diff = (int32_t)(k - e);
+    int32_t den = (int32_t)(iters * copies);
+    int32_t num = diff * 1000;
+    return num >= 0 ? (num + den / 2) / den : -((-num + den / 2) / den);
+}
+
+static void measure(const char *name, kernel_fn empty, kernel_fn fn, uint32_t iters,
+                    uint32_t copies, uint32_t *base)
+{
+    if (base == ctx)
+        init_ctx();
+    uint32_t e = empty(iters, base);
+    if (base == ctx)
+        init_ctx();
+    uint32_t k = fn(iters, base);
+    put_int(name, per_copy_x1000(k, e, iters, copies));
+}
+
+#if MB_SET == 3
+#define FLASH_ACR REG32(0x40022000u)    /* RM0432 3.7.1: LATENCY[3:0], PRFTEN 8, ICEN 9, DCEN 10 */
+#define ACR_PRFTEN (1u << 8)
+#define ACR_ICEN (1u << 9)
+#define ACR_DCEN (1u << 10)
+#define ACR_ICRST (1u << 11)
+#define ACR_DCRST (1u << 12)
+#ifndef MB_FLASH_LATENCY
+#define MB_FLASH_LATENCY 5
+#endif
+static void set_acr(uint32_t v)
+{
+    /* caches reset while disabled, then the new configuration (RM0432 3.3.4) */
+    FLASH_ACR = MB_FLASH_LATENCY;
+    FLASH_ACR = MB_FLASH_LATENCY | ACR_ICRST | ACR_DCRST;
+    FLASH_ACR = MB_FLASH_LATENCY;
+    FLASH_ACR = v;
+    (void)FLASH_ACR;                  /* read back: the new latency is in effect */
+}
+#endif
+
+#if MB_SET == 4
+#define SCB_ICIALLU REG32(0xE000EF50u)
+#define SCB_DCISW   REG32(0xE000EF60u)
+#define SCB_CCSIDR  REG32(0xE000ED80u)
+#define SCB_CSSELR  REG32(0xE000ED84u)
+#define CCR_DC (1u << 16)
+#define CCR_IC (1u << 17)
+static inline void dsb(void) { __asm__ volatile("dsb 0xF" ::: "memory"); }
+static inline void isb(void) { __asm__ volatile("isb 0xF" ::: "memory"); }
+
+static void caches_on(void)
+{
+    /* Armv7-M B2.2.7 / Cortex-M7 TRM: invalidate, then enable (as CMSIS SCB_Enable*Cache) */
+    dsb();
+    isb();
+    SCB_ICIALLU = 0;
+    SCB_CSSELR = 0;                   /* level 1 data cache */
+    dsb();
+    uint32_t ccsidr = SCB_CCSIDR;
+    uint32_t sets = ((ccsidr >> 13) & 0x7FFFu) + 1u;
+    uint32_t ways = ((ccsidr >> 3) & 0x3FFu) + 1u;
+    for (uint32_t s = 0; s < sets; s++)
+        for (uint32_t w = 0; w < ways; w++)
+            SCB_DCISW = (s << 5) | (w << 30);
+    dsb();
+    SCB_CCR |= CCR_DC | CCR_IC;
+    dsb();
+    isb();
+}
+
+static void walk(const char *name, uint32_t bytes)
+{
+    uint32_t iters = bytes / (COPIES * 32u);
+    uint32_t *a = __arena_start;
+    /* warm-up pass of both (fills the caches as far as they can hold the array) */
+    mb_empty_walk(iters, a);
+    mb_walk(iters, a);
+    measure(name, mb_empty_walk, mb_walk, iters, COPIES, a);
+}
+#endif
+
+int main(void)
+{
+    counter_init();
+#if MB_SET == 1 || MB_SET == 2
+    for (const struct kernel *k = kernels; k->name; k++)
+        measure(k->name, mb_empty, k->fn, ITERS, k->copies, ctx);
+#elif MB_SET == 3
+    static const struct {
+        const char *name;
+        uint32_t acr;
+    } cfg[] = {
+        {"flash_off", MB_FLASH_LATENCY},
+        {"flash_prefetch", MB_FLASH_LATENCY | ACR_PRFTEN},
+        {"flash_art", MB_FLASH_LATENCY | ACR_PRFTEN | ACR_ICEN | ACR_DCEN},
+    };
+    for (unsigned i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        set_acr(cfg[i].acr);
+        /* one untimed call of each so that the timed ones run warm (ART lines filled) */
+        mb_empty(ITERS, ctx);
+        mb_flash_run(ITERS, ctx);
+        measure(cfg[i].name, mb_empty, mb_flash_run, ITERS, 128, ctx);
+    }
+#elif MB_SET == 4
+    walk("walk_nocache_64k", 64 * 1024);
+    caches_on();
+    /* CCR.DC / CCR.IC read back (RW on a Cortex-M7 with caches: Armv7-M B3.2.8, M7 TRM) */
+    put_int("ccr_dc", (int32_t)((SCB_CCR >> 16) & 1u));
+    put_int("ccr_ic", (int32_t)((SCB_CCR >> 17) & 1u));
+    walk("walk_8k", 8 * 1024);
+    walk("walk_64k", 64 * 1024);
+#endif
+    return 0;
+}

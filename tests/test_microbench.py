@@ -1,0 +1,406 @@
+"""Microbenchmarks: instruction sequences timed by the firmware itself with the core's
+cycle counter, against the Arm TRM instruction timing tables.
+
+Firmware: firmware_images/microbench/ (mb_kernels.S, mb_main.c), built by
+`make -C firmware_images microbench` into firmware_images/prebuilt/<target>/mb_*.elf.
+Each kernel runs an unrolled sequence (32 copies x 4 loop iterations) between two reads
+of DWT CYCCNT (SysTick on Armv6-M, which has no CYCCNT), each read being the first
+instruction of its basic block; the firmware subtracts the same harness with no body and
+prints `MB <name> <cycles per sequence copy x 1000>`.
+
+The expected values below are NOT the simulator's output. They come from:
+  * M0+: Cortex-M0+ TRM DDI 0484C Table 3-1 (shared/reference/core_timing.md §1);
+  * M3: Cortex-M3 TRM 100165_0201 Table 3-1 and §3.3.2 load/store pipelining (§2, §2.1);
+  * M4: Cortex-M4 TRM DDI 0439D Tables 3-1, 3-2, 7-1 and §3.3.2 (§3);
+  * M7 and M33 (Arm publishes no table): the model documented in docs/timing.md, derived
+    by hand from its stated rules (sections "Dual-issue model (Cortex-M7F)" and
+    "Cortex-M33"), with the tolerance explained at M7_M33_TOL.
+The TRM cores are asserted within 1 cycle per sequence copy of the TRM figure (or of the
+TRM range, for value-dependent rows). A case where the simulator disagrees with the TRM
+is marked xfail with the reason: it is a finding for the timing model, not a reason to
+widen the tolerance.
+
+Memory tests (real MCU descriptions): a straight-line loop in flash on STM32L4R5 with the
+flash accelerator off / prefetch only / ART on, at 120 MHz (5 wait states) and 24 MHz
+(1 wait state); a Cortex-M7 (STM32H7A3) walk over an array that fits the 16 KB L1
+D-cache (8 KB) and one that does not (64 KB).
+"""
+
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.firmware
+
+REPO = Path(__file__).resolve().parents[1]
+PREBUILT = REPO / "firmware_images" / "prebuilt"
+
+# which image runs on which generic (zero-wait-state) MCU. The cortex-m4f mb_int image is
+# Thumb-2 integer-only code, so it also runs on the Cortex-M3; mb_dsp (SMLAD, VFP) is
+# not run there.
+CORES = {
+    "m0plus": ("cortex-m0plus", "generic-m0plus"),
+    "m3": ("cortex-m4f", "generic-m3"),
+    "m4": ("cortex-m4f", "generic-m4"),
+    "m7": ("cortex-m7f", "generic-m7"),
+    "m33": ("cortex-m33", "generic-m33"),
+}
+DSP_CORES = ("m4", "m7", "m33")
+
+_LINE = re.compile(r"^MB (\S+) (-?\d+)\s*$", re.M)
+
+
+@functools.lru_cache(maxsize=None)
+def _run(target, program, mcu, clock_mhz=None, mode=None):
+    """Run one microbenchmark image once per session; returns ({name: cycles}, record)."""
+    elf = PREBUILT / target / f"{program}.elf"
+    if not elf.is_file():
+        pytest.fail(f"{elf} missing: run `make -C firmware_images microbench`")
+    out = Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / (
+        f"mb-{os.getpid()}-{target}-{program}-{mcu}-{clock_mhz}-{mode}.json")
+    cmd = [sys.executable, "-m", "mcusim", "run", str(elf), "--mcu", mcu,
+           "--json", str(out), "--max-cycles", "20000000"]
+    if clock_mhz is not None:
+        cmd += ["--clock-mhz", str(clock_mhz)]
+    if mode is not None:
+        cmd += ["--mode", mode]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"{cmd}\nstatus {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    record = json.loads(out.read_text())
+    out.unlink()
+    vals = {m.group(1): int(m.group(2)) / 1000.0 for m in _LINE.finditer(proc.stdout)}
+    assert vals, f"no MB lines in the output of {cmd}:\n{proc.stdout}"
+    return vals, record
+
+
+def measured(core, name):
+    target, mcu = CORES[core]
+    program = "mb_dsp" if name in DSP_KERNELS else "mb_int"
+    vals, _ = _run(target, program, mcu)
+    assert name in vals, f"{program} on {mcu} printed no {name}: {vals}"
+    return vals[name]
+
+
+DSP_KERNELS = {"smlad", "vadd", "vmul", "vdiv"}
+
+# What one sequence copy is (mb_kernels.S):
+#   alu4       adds r1,#1; adds r2,#1; adds r3,#1; adds r5,#1      (4 independent ALU)
+#   ldr3       ldr r1,[r4]; ldr r2,[r4,#4]; ldr r3,[r4,#8]; adds r5,#1
+#   ldr_dep    ldr r5,[r5]                  (pointer chase: address = previous load)
+#   ldm4/ldm5  ldmia r4!,{4 / 5 registers}
+#   ldm4_self  ldm r4,{r1,r2,r3,r4}          (base in the list, no writeback)
+#   ldm6_self  ldm r4,{r1-r6}
+#   stm4/stm5  stmia r4!,{4 / 5 registers}
+#   b_taken    b over a nop (taken)          bl         bl to the next instruction
+#   bcc_taken  bne over a nop (Z=0: taken)   bcc_not    beq (Z=0: not taken)
+#   muls (M0+) muls r1,r2,r1                 mul        mul r1,r2,r3
+#   mla        mla r1,r2,r3,r1 (accumulator chain)      umull  umull r1,r2,r3,r5 (32-bit operands)
+#   sdiv_small 7/5 (quotient 1)   sdiv_large 0x7fffffff/1   udiv_large 0xffffffff/1
+#   smlad      smlad r1,r2,r3,r1              vadd/vmul/vdiv  v<op>.f32 s0,s1,s2 (independent)
+#
+# An expectation is a number or a (lo, hi) TRM range.
+
+# Cortex-M0+ TRM DDI 0484C Table 3-1 (core_timing.md §1)
+M0P = {
+    "alu4": 4,          # ADDS 1 x 4
+    "ldr3": 7,          # LDR 2 x 3 (no load pipelining on M0+) + ADDS 1
+    "ldr_dep": 2,       # LDR 2
+    "ldm4": 5,          # LDM 1 + N
+    "ldm5": 6,          # LDM 1 + N
+    "ldm4_self": 5,     # LDM 1 + N (N counts the base when it is in the list)
+    "ldm6_self": 7,     # LDM 1 + N
+    "stm4": 5,          # STM 1 + N
+    "stm5": 6,          # STM 1 + N
+    "b_taken": 2,       # B 2
+    "bl": 3,            # BL 3
+    "bcc_taken": 2,     # B<cond> taken 2
+    "bcc_not": 1,       # B<cond> not taken 1
+    "muls": 1,          # MULS 1 (fast multiplier option, as on STM32G0)
+}
+
+# Cortex-M3 TRM 100165_0201 Table 3-1, §3.3.2 (core_timing.md §2, §2.1).
+# P (refill) is 1-3 in the TRM; docs/timing.md fixes P = 2 (LLVM-M4 "best case branch
+# taken cost"). Expectations with P: 1 + P = 3, and the +-1 tolerance covers P = 1..3.
+M3 = {
+    "alu4": 4,          # data processing 1 x 4
+    "ldr3": 5,          # 3 pipelined LDRs 2+1+1 = 4 (§3.3.2 "three independent LDRs = 4") + ADD 1
+    "ldr_dep": 2,       # LDR 2; no pipelining: its address is the previous LDR's result (§3.3.2)
+    "ldm4": 5,          # LDM 1 + N
+    "ldm5": 6,
+    "ldm4_self": 5,
+    "ldm6_self": 7,
+    "stm4": 5,          # STM 1 + N
+    "stm5": 6,
+    "b_taken": 3,       # B 1 + P
+    "bl": 3,            # BL 1 + P
+    "bcc_taken": 3,     # B<cond> taken 1 + P
+    "bcc_not": 1,       # B<cond> not taken 1
+    "mul": 1,           # MUL 1
+    "mla": 2,           # MLA 2 (M3)
+    "umull": (3, 5),    # UMULL 3-5 (early termination on operand size; M3 only)
+    "sdiv_small": 2,    # SDIV 2-12 depending on operands: quotient 1 -> the short end
+    "sdiv_large": 12,   # 31-bit quotient -> the long end
+    "udiv_large": 12,   # 32-bit quotient
+}
+
+# Cortex-M4 TRM DDI 0439D Tables 3-1, 3-2, 7-1, §3.3.2 (core_timing.md §3)
+M4 = dict(M3)
+M4.update({
+    "mla": 1,           # Table 3-1: MLA 1 on M4
+    "umull": 1,         # Table 3-1: UMULL 1 on M4 (no early termination)
+    "smlad": 1,         # Table 3-2: all DSP 1
+    "vadd": 1,          # Table 7-1: VADD.F32 1 (result not used by the next instruction)
+    "vmul": 1,          # Table 7-1: VMUL.F32 1
+    "vdiv": 14,         # Table 7-1: VDIV.F32 14 (the next VDIV waits: no out-of-order FP)
+})
+
+# Cortex-M7: no Arm table. Values derived from docs/timing.md "Dual-issue model":
+M7 = {
+    "alu4": 2,          # 2 ALUs, independent ALU pairs dual-issue
+    "ldr3": 2,          # [r4] and [r4,#4] are even/odd words -> 2 load pipes pair; [r4,#8] pairs with the ADD
+    "ldr_dep": 1,       # word load result latency 1
+    "ldm4": 2,          # LDM ceil(N/2), single issue (JNK-M7)
+    "ldm5": 3,
+    "ldm4_self": 2,
+    "ldm6_self": 3,
+    "stm4": 2,          # STM ceil(N/2)
+    "stm5": 3,
+    "b_taken": 1,       # B predicted (BTAC hit, 0 extra): its issue slot only
+    "bl": 1,            # BL predicted, as B
+    "bcc_taken": 7,     # forward B<cond>: static stand-in predicts not taken -> issue 1 + mispredict
+                        # 6 (flags set >= 3 cycles before the branch). Real M7 BTAC would learn this
+                        # always-taken branch; see the report / docs "static stand-in".
+    "bcc_not": 1,       # forward B<cond> predicted not taken: issue slot only
+    "mul": 1,           # 1 MAC pipe, independent MULs issue back to back
+    "mla": 1,           # latency 2 but accumulator read 1 late: chain issues every cycle
+    "umull": 1,         # MAC pipe, occupancy 1
+    "sdiv_small": 7,    # SDIV 7, single issue, no operand dependence (LLVM-M7)
+    "sdiv_large": 7,
+    "udiv_large": 7,
+    "smlad": 1,         # dsp_mac: accumulator read 1 late
+    "vadd": 1,          # 1 VFP unit; independent .F32 ops issue every cycle (latency 3 unused)
+    "vmul": 1,
+    "vdiv": 16,         # VDIV.F32 16, blocking (JNK-M7)
+}
+
+# Cortex-M33: no Arm table. docs/timing.md "Cortex-M33": the M4F table + JNK-M33 rules:
+M33 = {
+    "alu4": 4,          # no ALU+ALU dual issue
+    "ldr3": 4,          # single loads issue in 1 cycle; independent -> 3 + ADD 1
+    "ldr_dep": 2,       # load-to-use latency 2
+    "ldm4": 4,          # LDM/STM of N registers: N
+    "ldm5": 5,
+    "ldm4_self": 4,
+    "ldm6_self": 6,
+    "stm4": 4,
+    "stm5": 5,
+    "b_taken": 2,       # taken branch 2 (P = 1)
+    "bl": 2,            # 1 + P
+    "bcc_taken": 2,     # taken 2 (the 16-bit pairing rule needs a preceding 16-bit instruction in
+    "bcc_not": 1,       # the same block; each B<cond> here is alone in its block -> 1 not taken)
+    "mul": 1,           # M4 table (32-bit MUL, not the flag-setting MULS.N)
+    "mla": 1,           # MAC chains back to back
+    "umull": 1,
+    "sdiv_small": 2,    # M4 values kept (2-12, unverified on M33)
+    "sdiv_large": 12,
+    "udiv_large": 12,
+    "smlad": 1,
+    "vadd": 1,
+    "vmul": 1,
+    "vdiv": 14,         # M4 value kept (unverified on M33)
+}
+
+EXPECT = {"m0plus": M0P, "m3": M3, "m4": M4, "m7": M7, "m33": M33}
+
+# Tolerance, cycles per sequence copy.
+# TRM cores (M0+, M3, M4): 1 cycle, as the TRM gives issue costs with a P of 1-3 and
+# value-dependent rows; the harness itself is exact in the simulator (same block
+# structure for kernel and empty) and a real core adds < 1/32 cycle per copy of loop
+# edge effects.
+TRM_TOL = 1.0
+# M7 and M33: Arm publishes no table, so the reference is the model documented in
+# docs/timing.md. The documented rules are exact per block, but docs/timing.md
+# ("Static costing") states that rules do not cross block boundaries and a block cut
+# may miss one adjustment (+-1 cycle); the M7 pairing of the last copy with the loop
+# tail is such an edge (measured values like 0.969 = 31/32). So 1 cycle per copy here
+# too — tight enough that a different documented rule (e.g. no dual issue, LDM N
+# instead of ceil(N/2), VDIV 14 vs 16) is caught, since those differ by >= 1 per copy
+# in every case listed. Silicon measurements (JNK-M7/M33) can differ by more; that is
+# the model's documented uncertainty, not this test's.
+M7_M33_TOL = 1.0
+
+
+def _tol(core):
+    return M7_M33_TOL if core in ("m7", "m33") else TRM_TOL
+
+
+# Known disagreements: (core, kernel) -> reason. Marked xfail, strict.
+# (none at TRM tolerance so far; see test_ldm_base_in_list for the one exact finding)
+XFAIL = {}
+
+
+def _cases():
+    for core, table in EXPECT.items():
+        for name, exp in table.items():
+            marks = []
+            if (core, name) in XFAIL:
+                marks.append(pytest.mark.xfail(reason=XFAIL[(core, name)], strict=True))
+            yield pytest.param(core, name, exp, id=f"{core}-{name}", marks=marks)
+
+
+@pytest.mark.parametrize("core,name,exp", list(_cases()))
+def test_sequence_against_trm(core, name, exp):
+    got = measured(core, name)
+    lo, hi = (exp, exp) if not isinstance(exp, tuple) else exp
+    tol = _tol(core)
+    assert lo - tol <= got <= hi + tol, (
+        f"{core} {name}: {got:.3f} cycles per copy, expected {exp} +- {tol}")
+
+
+LDM_BUG = ("timing model: core.py _classify drops every register equal to the base from an "
+           "LDM list (`r == regops[0]`), so LDM Rn,{..,Rn,..} (base in the list, no "
+           "writeback) is costed as N-1 registers; TRM: 1 + N counts every register")
+
+
+# (fixed: LDM_BUG above no longer applies; kept as the regression test)
+@pytest.mark.parametrize("core", ["m0plus", "m3", "m4", "m7", "m33"])
+def test_ldm_base_in_list(core):
+    """The same TRM row (LDM 1 + N; M33 N; M7 ceil(N/2)) for the base in the list and for
+    writeback: 4 registers both ways, and 6 registers = 5 registers + one per register
+    (+0.5 on M7's two-per-cycle rule, rounded up)."""
+    ldm4, ldm5 = measured(core, "ldm4"), measured(core, "ldm5")
+    self4, self6 = measured(core, "ldm4_self"), measured(core, "ldm6_self")
+    assert abs(self4 - ldm4) < 0.05, f"LDM of 4: base in list {self4}, writeback {ldm4}"
+    per_reg = 0.5 if core == "m7" else 1.0
+    want6 = ldm5 + per_reg if core != "m7" else 3.0
+    assert abs(self6 - want6) < 0.05, f"LDM of 6 (base in list) {self6}, expected {want6}"
+
+
+def test_m3_differs_from_m4_where_the_trm_says():
+    """Same image on both: MLA 2 vs 1 and UMULL 3-5 vs 1 (Table 3-1 of each TRM), the rest equal."""
+    assert measured("m3", "mla") - measured("m4", "mla") >= 0.9
+    assert measured("m3", "umull") - measured("m4", "umull") >= 1.9
+    for name in ("alu4", "ldr3", "ldr_dep", "ldm4", "stm4", "b_taken", "mul", "sdiv_large"):
+        assert measured("m3", name) == measured("m4", name), name
+
+
+def test_divide_depends_on_operands():
+    """TRM Table 3-1: SDIV/UDIV 2-12, terminating early: a 31/32-bit quotient takes
+    longer than a 1-bit one, on every core whose table has the range (M3, M4; M33 kept)."""
+    for core in ("m3", "m4", "m33"):
+        assert measured(core, "sdiv_large") - measured(core, "sdiv_small") >= 5, core
+    # M7: documented as a fixed 7 (LLVM-M7), no operand dependence
+    assert measured("m7", "sdiv_large") == measured("m7", "sdiv_small")
+
+
+# ---------------------------------------------------------------------------- memory
+
+# STM32L4R5 (RM0432 §3.3.3 "Read access latency", wait states vs HCLK in range 1 boost:
+# 0 WS <= 20 MHz, 1 WS <= 40, ..., 5 WS <= 120 MHz; memory_models/stm32l4r5.toml).
+# Flash reads 128-bit lines (4 x 32-bit ADD.W of the loop body); an access takes
+# LATENCY + 1 HCLK cycles.
+#   off       every line is a demand fetch: 4 instructions + WS stall -> 1 + WS/4 per instruction
+#   prefetch  the next line is read while the current one executes; a line still needs
+#             WS + 1 cycles, so 1 + max(0, WS + 1 - 4)/4 per instruction
+#   art       the 512-byte loop fits the ART instruction cache: ~1 after the warm-up call
+FLASH = {
+    120: ("mb_flash_ws5", {"flash_off": 2.25, "flash_prefetch": 1.5, "flash_art": 1.0}),
+    24: ("mb_flash_ws1", {"flash_off": 1.25, "flash_prefetch": 1.0, "flash_art": 1.0}),
+}
+FLASH_TOL = 0.15
+PREFETCH_BUG = ("memory model: with prefetch on, FetchUnit makes the next 128-bit line ready "
+                "`ws` cycles after the previous delivery, so sequential code streams a line "
+                "every 5 cycles at 5 WS (1.28 cycles per 32-bit instruction, measured); a "
+                "flash read takes LATENCY + 1 = 6 cycles (RM0432 §3.3.3), bounding the "
+                "stream at 6 cycles per 4 instructions = 1.5")
+
+
+def _flash(clock, mode="detailed"):
+    program, _ = FLASH[clock]
+    vals, rec = _run("cortex-m4f", program, "stm32l4r5", clock, mode)
+    return vals, rec
+
+
+def _skip_if_no_wait_states(clock):
+    program, _ = FLASH[clock]
+    vals, _ = _flash(clock)
+    ideal, _ = _run("cortex-m4f", program, "generic-m4")
+    if vals == ideal:
+        pytest.skip("the memory model reports no flash wait states on stm32l4r5 "
+                    "(identical to generic-m4): mcusim/timing/memory.py not active")
+
+
+@pytest.mark.parametrize("clock,name", [
+    pytest.param(c, n, id=f"{c}MHz-{n}", marks=(
+        [pytest.mark.xfail(reason=PREFETCH_BUG, strict=True)]
+        if (c, n) == (120, "flash_prefetch") else []))
+    for c in FLASH for n in FLASH[c][1]])
+def test_flash_loop(clock, name):
+    """Detailed mode (the reference) on stm32l4r5 at the given clock."""
+    _skip_if_no_wait_states(clock)
+    vals, rec = _flash(clock)
+    assert rec["clock_hz"] == clock * 1e6
+    exp = FLASH[clock][1][name]
+    assert abs(vals[name] - exp) <= FLASH_TOL, f"{name} at {clock} MHz: {vals[name]}, expected {exp}"
+
+
+def test_flash_direction():
+    """More wait states cost more; the accelerator removes (almost) all of them."""
+    _skip_if_no_wait_states(120)
+    v120, _ = _flash(120)
+    v24, _ = _flash(24)
+    assert v120["flash_off"] > v24["flash_off"] + 0.5
+    assert v120["flash_off"] > v120["flash_prefetch"] >= v120["flash_art"]
+    assert v24["flash_off"] > v24["flash_art"]
+    assert abs(v120["flash_art"] - v24["flash_art"]) < 0.1
+
+
+FAST_BUG = ("memory model fast mode: not within 2% of detailed (DESIGN.md 'Fidelity modes') "
+            "on this short flash benchmark; measured at 120 MHz run total 18,837 vs 18,383 "
+            "cycles (+2.5%), and per-window CYCCNT values prefetch 1.943 vs 1.279, ART at "
+            "24 MHz 1.117 vs 1.000")
+
+
+@pytest.mark.parametrize("clock", [
+    pytest.param(120, marks=pytest.mark.xfail(reason=FAST_BUG, strict=False)), 24])
+def test_flash_fast_mode_within_2_percent(clock):
+    """DESIGN.md: `fast` must stay within 2% of `detailed` (run total cycles)."""
+    _skip_if_no_wait_states(clock)
+    _, det = _flash(clock, "detailed")
+    _, fast = _flash(clock, "fast")
+    assert abs(fast["cycles"] - det["cycles"]) <= 0.02 * det["cycles"], (fast["cycles"], det["cycles"])
+
+
+CCR_BUG = ("machine: scs.py stores CCR as (v & 0x31B) | 0x200, dropping DC (bit 16), IC "
+           "(bit 17) and BP (bit 18), which are RW on a Cortex-M7 with caches (Armv7-M "
+           "B3.2.8, M7 TRM); the memory model reads scs.ccr, so the L1 caches never turn on")
+DCACHE_BUG = (CCR_BUG + ". Also (checked with the CCR bits patched in): a D-cache miss to "
+              "AXI SRAM costs nothing because AXI SRAM has read_wait_states = 0 and no line "
+              "fill cost, so 8 KB and 64 KB walk at the same 0.97 cycles per access; and in "
+              "fast mode the CCR change is not picked up at all")
+
+
+def test_m7_ccr_cache_enable_bits_read_back():
+    vals, _ = _run("cortex-m7f", "mb_dcache", "stm32h7a3", None, "detailed")
+    # put_int values are printed raw, and _run scales every value by 1/1000
+    assert round(vals["ccr_dc"] * 1000) == 1 and round(vals["ccr_ic"] * 1000) == 1
+
+
+@pytest.mark.xfail(reason=DCACHE_BUG, strict=False)
+def test_m7_dcache_fits_vs_not():
+    """STM32H7A3, caches on, one load per 32-byte line: an 8 KB array stays in the 16 KB
+    4-way D-cache (hits after the warm-up pass: the load's issue cost, 1 per copy as on
+    generic-m7); a 64 KB array misses every line (LRU streaming), and each miss is a
+    32-byte line fill over the 64-bit AXI bus (>= 4 beats), so it costs more per access."""
+    vals, _ = _run("cortex-m7f", "mb_dcache", "stm32h7a3", None, "detailed")
+    ideal, _ = _run("cortex-m7f", "mb_dcache", "generic-m7")
+    assert abs(vals["walk_8k"] - ideal["walk_8k"]) <= 1.0, vals
+    assert vals["walk_64k"] >= vals["walk_8k"] + 1.0, vals
