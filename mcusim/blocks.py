@@ -22,8 +22,10 @@ from unicorn import arm_const as A
 UNTIL = 0xFFFFFFFE
 
 # block record fields (a list, for speed in the hook)
-COUNT, CYC, EXTRA, END, NINSN, FLAGS, TAKEN, ADDR, FETCH = range(9)
-F_SELFLOOP, F_UNMASK = 1, 2
+COUNT, CYC, EXTRA, END, NINSN, FLAGS, TAKEN, ADDR, FETCH, ACC = range(10)
+F_SELFLOOP, F_UNMASK, F_CALL = 1, 2, 4
+PROF_MAX_NODES = 1 << 16
+PROF_MAX_DEPTH = 256
 
 _UNMASK_MNEMONICS = {"cpsie", "msr"}
 
@@ -50,7 +52,7 @@ class BlockCoster:
         self._div_sites: dict[int, tuple] = {}
         self._plans: dict[int, list] = {}
         self._retranslate: list = []
-        self._dummy = [0, 0, 0, -1, 0, 0, 0, -1, 0]
+        self._dummy = [0, 0, 0, -1, 0, 0, 0, -1, 0, 0]
         self.prev = self._dummy
         self.cycles = 0
         self.deadline = 0
@@ -82,19 +84,78 @@ class BlockCoster:
                 uc.emu_stop()
                 return
         p = self.prev
-        c = self.cycles
+        c = before = self.cycles
         if p[3] != addr:
             c += p[2]
             p[6] += 1
+            p[9] += p[2]
         b[0] += 1
+        b[9] += b[1]
         self.cycles = c + b[1]
         self.prev = b
+        if self.prof:
+            self._prof_step(addr, p, before)
+            self._pending_call = b[5] & F_CALL
         if b[5] & F_UNMASK:
             self.deadline = 0        # look at pending interrupts after this block
 
     def branch_flush(self) -> None:
         """An exception entry/return redirected the PC: no branch refill to charge."""
         self.prev = self._dummy
+
+    # ------------------------------------------------------------------ call-tree profile
+    # A trie of call paths (node = parent + callee entry address) and a shadow call stack:
+    # a block ending in BL/BLX makes the next block a callee entry (push); reaching the
+    # return address on top of the stack pops. Exception entry pushes the handler with the
+    # interrupted PC as its return address. Each block's cycles go to the current node.
+    prof = False
+
+    def enable_profile(self) -> None:
+        self.prof = True
+        self._pending_call = 0
+        self._nodes = [[0, 0, 0, 0]]          # parent, func, cycles, calls; node 0 = root
+        self._node_index: dict[tuple[int, int], int] = {}
+        self._stack: list[tuple[int, int]] = []
+        self._cur = 0
+
+    def _child(self, parent: int, func: int) -> int:
+        n = self._node_index.get((parent, func))
+        if n is None:
+            if len(self._nodes) >= PROF_MAX_NODES:
+                return parent
+            n = len(self._nodes)
+            self._nodes.append([parent, func, 0, 0])
+            self._node_index[(parent, func)] = n
+        return n
+
+    def prof_push(self, ret: int, func: int) -> None:
+        if len(self._stack) >= PROF_MAX_DEPTH:
+            return
+        self._stack.append((ret, self._cur))
+        self._cur = self._child(self._cur, func)
+        self._nodes[self._cur][3] += 1
+
+    def prof_pop(self) -> None:
+        if self._stack:
+            self._cur = self._stack.pop()[1]
+
+    def prof_clear_pending(self) -> None:
+        self._pending_call = 0
+
+    def prof_top_ret(self):
+        return self._stack[-1][0] if self._stack else None
+
+    def _prof_step(self, addr: int, p, before: int) -> None:
+        if self._pending_call:
+            self._pending_call = 0
+            self.prof_push(p[3] & 0xFFFFFFFF, addr)
+        elif self._stack and self._stack[-1][0] == addr:
+            self.prof_pop()
+        self._nodes[self._cur][2] += self.cycles - before
+
+    def profile_nodes(self) -> list:
+        """[(parent, func, exclusive cycles, calls)] with node 0 the root."""
+        return [tuple(n) for n in self._nodes] if self.prof else []
 
     def _selfloop(self, b) -> bool:
         """A block that branches to itself (`b .`). In a fault handler it is an unhandled
@@ -122,6 +183,7 @@ class BlockCoster:
         self.cycles += cycles
         b[0] += it
         b[6] += it
+        b[9] += cycles
 
     # ------------------------------------------------------------------ costing
     def _new_block(self, addr: int, size: int) -> list:
@@ -147,7 +209,9 @@ class BlockCoster:
             if i.mnemonic == "cpsie" or (i.mnemonic == "msr" and any(
                     k in i.op_str for k in ("primask", "basepri", "faultmask"))):
                 flags |= F_UNMASK
-        b = [0, cyc, extra, addr + size, n, flags, 0, addr, fetch]
+        if insns and insns[-1].mnemonic in ("bl", "blx"):
+            flags |= F_CALL
+        b = [0, cyc, extra, addr + size, n, flags, 0, addr, fetch, 0]
         self.blocks[addr] = b
         return b
 
@@ -287,6 +351,9 @@ class BlockCoster:
         b = self.blocks[addr]
         return b[0], b[6]
 
+    def _acc(self, addr: int) -> int:
+        return self.blocks[addr][9]
+
     def stall_breakdown(self) -> dict:
         """Cycles by cause over the whole run: static fetch stalls the memory model put in
         block costs, taken-branch refills, and the rest of the block costs (core)."""
@@ -295,13 +362,13 @@ class BlockCoster:
             count, taken = self._counts(addr)
             fetch += count * b[8]
             branch += taken * b[2]
-            total += count * b[1] + taken * b[2]
+            total += self._acc(addr)
         return {"fetch": fetch, "branch": branch, "blocks_total": total}
 
     def block_cycles(self):
         """(start address, executions, cycles incl. taken-branch refills, instructions)."""
         for addr, b in self.blocks.items():
-            yield addr, b[0], b[0] * b[1] + b[6] * b[2], b[0] * b[4]
+            yield addr, b[0], b[9], b[0] * b[4]
 
 
 def _load_timing(core):
@@ -319,7 +386,7 @@ def _load_timing(core):
 class _Blk(ctypes.Structure):
     _fields_ = [("addr", ctypes.c_uint32), ("end", ctypes.c_uint32), ("cyc", ctypes.c_uint32),
                 ("extra", ctypes.c_int32), ("flags", ctypes.c_uint32), ("ninsn", ctypes.c_uint32),
-                ("count", ctypes.c_uint64), ("taken", ctypes.c_uint64)]
+                ("count", ctypes.c_uint64), ("taken", ctypes.c_uint64), ("acc", ctypes.c_uint64)]
 
 
 class _State(ctypes.Structure):
@@ -327,7 +394,13 @@ class _State(ctypes.Structure):
                 ("table", ctypes.POINTER(_Blk)), ("mask", ctypes.c_uint32),
                 ("prev", ctypes.c_uint32), ("stop_reason", ctypes.c_uint32),
                 ("miss_addr", ctypes.c_uint32), ("miss_size", ctypes.c_uint32),
-                ("resume_addr", ctypes.c_uint32), ("emu_stop", ctypes.c_void_p)]
+                ("resume_addr", ctypes.c_uint32), ("emu_stop", ctypes.c_void_p),
+                ("prof", ctypes.c_uint32), ("pending_call", ctypes.c_uint32), ("cur", ctypes.c_uint32),
+                ("sp", ctypes.c_uint32), ("maxsp", ctypes.c_uint32), ("nnodes", ctypes.c_uint32),
+                ("maxnodes", ctypes.c_uint32), ("hmask", ctypes.c_uint32),
+                ("stack", ctypes.POINTER(ctypes.c_uint32)), ("nparent", ctypes.POINTER(ctypes.c_uint32)),
+                ("nfunc", ctypes.POINTER(ctypes.c_uint32)), ("hash", ctypes.POINTER(ctypes.c_uint32)),
+                ("ncycles", ctypes.POINTER(ctypes.c_uint64)), ("ncalls", ctypes.POINTER(ctypes.c_uint64))]
 
 
 _NATIVE_LIB = None
@@ -390,8 +463,8 @@ class NativeCoster(BlockCoster):
         self._table = (_Blk * (slots + 1))()
         ctypes.memset(self._table, 0xFF, ctypes.sizeof(self._table))
         d = self._table[0]
-        d.addr, d.end, d.cyc, d.extra, d.flags, d.ninsn, d.count, d.taken = (
-            0xFFFFFFFE, 0xFFFFFFFF, 0, 0, 0, 0, 0, 0)
+        d.addr, d.end, d.cyc, d.extra, d.flags, d.ninsn, d.count, d.taken, d.acc = (
+            0xFFFFFFFE, 0xFFFFFFFF, 0, 0, 0, 0, 0, 0, 0)
         self._st.table = ctypes.cast(self._table, ctypes.POINTER(_Blk))
         self._st.mask = slots - 1
         self._st.prev = 0
@@ -437,6 +510,43 @@ class NativeCoster(BlockCoster):
     def branch_flush(self) -> None:
         self._st.prev = 0
 
+    def enable_profile(self) -> None:
+        st = self._st
+        n, h = PROF_MAX_NODES, PROF_MAX_NODES * 2
+        self._parr = {
+            "stack": (ctypes.c_uint32 * (2 * PROF_MAX_DEPTH))(),
+            "nparent": (ctypes.c_uint32 * n)(), "nfunc": (ctypes.c_uint32 * n)(),
+            "hash": (ctypes.c_uint32 * h)(),
+            "ncycles": (ctypes.c_uint64 * n)(), "ncalls": (ctypes.c_uint64 * n)(),
+        }
+        for k, arr in self._parr.items():
+            setattr(st, k, ctypes.cast(arr, type(getattr(st, k))))
+        st.maxsp, st.maxnodes, st.hmask = PROF_MAX_DEPTH, n, h - 1
+        st.nnodes, st.cur, st.sp, st.pending_call = 1, 0, 0, 0
+        st.prof = 1
+        self.prof = True
+
+    def prof_push(self, ret: int, func: int) -> None:
+        self._lib.mcusim_prof_push(ctypes.byref(self._st), ctypes.c_uint32(ret & 0xFFFFFFFF),
+                                   ctypes.c_uint32(func & 0xFFFFFFFF))
+
+    def prof_pop(self) -> None:
+        self._lib.mcusim_prof_pop(ctypes.byref(self._st))
+
+    def prof_clear_pending(self) -> None:
+        self._st.pending_call = 0
+
+    def prof_top_ret(self):
+        st = self._st
+        return st.stack[2 * (st.sp - 1)] if st.sp else None
+
+    def profile_nodes(self) -> list:
+        if not self.prof:
+            return []
+        a = self._parr
+        return [(a["nparent"][i], a["nfunc"][i], a["ncycles"][i], a["ncalls"][i])
+                for i in range(self._st.nnodes)]
+
     def emu_run(self, uc, pc: int) -> None:
         st = self._st
         m = self.m
@@ -466,7 +576,7 @@ class NativeCoster(BlockCoster):
             self._grow()
         i = self._lib.mcusim_insert(ctypes.byref(self._st), ctypes.c_uint32(addr))
         self._index[addr] = i
-        self._table[i].count = self._table[i].taken = 0
+        self._table[i].count = self._table[i].taken = self._table[i].acc = 0
         self._sync(i, b)
         return b
 
@@ -475,15 +585,16 @@ class NativeCoster(BlockCoster):
         e.end, e.cyc, e.extra, e.flags, e.ninsn = b[3] & 0xFFFFFFFF, b[1], b[2], b[5], b[4]
 
     def _grow(self) -> None:
-        old = [(a, self._table[i].count, self._table[i].taken) for a, i in self._index.items()]
+        old = [(a, self._table[i].count, self._table[i].taken, self._table[i].acc)
+               for a, i in self._index.items()]
         prev_addr = None
         self._alloc(self._slots * 4)
         self._index = {}
-        for a, count, taken in old:
+        for a, count, taken, acc in old:
             i = self._lib.mcusim_insert(ctypes.byref(self._st), ctypes.c_uint32(a))
             self._index[a] = i
             self._sync(i, self.blocks[a])
-            self._table[i].count, self._table[i].taken = count, taken
+            self._table[i].count, self._table[i].taken, self._table[i].acc = count, taken, acc
         del prev_addr
         self._st.prev = 0
 
@@ -492,6 +603,7 @@ class NativeCoster(BlockCoster):
         e = self._table[self._index[b[7]]]
         e.count += it
         e.taken += it
+        e.acc += cycles
 
     def clock_changed(self) -> None:
         super().clock_changed()
@@ -505,10 +617,13 @@ class NativeCoster(BlockCoster):
     def instructions(self) -> int:
         return sum(self._counts(a)[0] * b[4] for a, b in self.blocks.items())
 
+    def _acc(self, addr: int) -> int:
+        return self._table[self._index[addr]].acc
+
     def block_cycles(self):
         for addr, b in self.blocks.items():
             count, taken = self._counts(addr)
-            yield addr, count, count * b[1] + taken * b[2], count * b[4]
+            yield addr, count, self._table[self._index[addr]].acc, count * b[4]
 
 
 def make_coster(machine, timing=None):

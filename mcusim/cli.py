@@ -34,7 +34,8 @@ def build_parser():
     r = sub.add_parser("run", help="run a firmware ELF")
     r.add_argument("elf")
     _add_common(r)
-    r.add_argument("--profile", action="store_true", help="print per-function cycles")
+    r.add_argument("--profile", action="store_true", help="print per-function cycles (exclusive, inclusive)")
+    r.add_argument("--collapsed", metavar="FILE", help="write collapsed call stacks (flamegraph/speedscope)")
     r.add_argument("--uart-input", metavar="TEXT", help="bytes the console UART receives (\\n escapes)")
     r.add_argument("--uart-input-file", metavar="FILE", help="bytes the console UART receives")
     r.add_argument("--semihost-dir", metavar="DIR", help="let semihosting file calls use files inside DIR")
@@ -154,7 +155,8 @@ def cmd_run(args) -> int:
             raise UserError(f"cannot read {args.uart_input_file}: {e.strerror}") from None
     out = None if not args.quiet else _Null()
     m = Machine(mcu, clock_mhz=args.clock_mhz, mode=args.mode, uart_input=uart,
-                semihost_dir=args.semihost_dir, stdout=out, stderr=out)
+                semihost_dir=args.semihost_dir, stdout=out, stderr=out,
+                profile=bool(args.profile or args.collapsed or args.json))
     m.load(fw)
     m.reset()
     if not sys.stdin.isatty():
@@ -167,12 +169,25 @@ def cmd_run(args) -> int:
         write_trace(m, args.power_trace, args.power_plot)
     if args.json:
         _write_json(args.json, rec)
+    if args.collapsed:
+        write_collapsed(m, args.collapsed)
     _summary(m, rec, args.profile)
     if m.outcome == "fault":
         print(f"mcusim: {fault_line(m.fault)}", file=sys.stderr)
     elif m.outcome == "limit":
         print(f"mcusim: limit: {m.limit_reason}", file=sys.stderr)
     return outcome_status(m)
+
+
+def write_collapsed(m, path: str) -> None:
+    from mcusim.record import call_tree
+    tree = call_tree(m) or {"collapsed": {}}
+    try:
+        with open(path, "w") as f:
+            for stack, cyc in sorted(tree["collapsed"].items()):
+                f.write(f"{stack} {cyc}\n")
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}") from None
 
 
 def _write_json(path: str, rec: dict) -> None:
@@ -198,12 +213,17 @@ def _summary(m, rec, profile: bool) -> None:
         tot = max(1, rec["cycles"])
         print("cycles by cause: " + ", ".join(f"{k} {v:,} ({100 * v / tot:.1f}%)" for k, v in st.items() if v)
               + (f" | CPI {rec['cpi']:.3f}" if rec.get("cpi") else ""), file=err)
-        print(f"{'function':40s} {'cycles':>14s} {'%':>6s} {'instr':>14s} {'CPI':>5s}", file=err)
+        print(f"{'function':40s} {'exclusive':>14s} {'%':>6s} {'inclusive':>14s} {'calls':>9s} "
+              f"{'instr':>14s} {'CPI':>5s}" + ("  uJ" if any(r.get("energy_j") for r in rec["functions"]) else ""),
+              file=err)
         total = max(1, rec["cycles"])
         for row in rec["functions"][:30]:
             cpi = row["cycles"] / row["instructions"] if row["instructions"] else 0
+            inc = row.get("inclusive_cycles")
             print(f"{row['name'][:40]:40s} {row['cycles']:14,d} {100 * row['cycles'] / total:6.2f} "
-                  f"{row['instructions']:14,d} {cpi:5.2f}", file=err)
+                  f"{(f'{inc:,d}' if inc is not None else '-'):>14s} {row.get('calls') or 0:9,d} "
+                  f"{row['instructions']:14,d} {cpi:5.2f}"
+                  + (f"  {row['energy_j'] * 1e6:.2f}" if row.get("energy_j") else ""), file=err)
 
 
 class _Null:

@@ -76,7 +76,7 @@ class _Scheduled:
 class Machine:
     def __init__(self, mcu, *, clock_mhz: float | None = None, mode: str = "fast",
                  uart_input: bytes = b"", semihost_dir: str | None = None,
-                 stdout=None, stderr=None, warn=None, timing=None):
+                 stdout=None, stderr=None, warn=None, timing=None, profile: bool = False):
         self.mcu = mcu
         self.core = mcu.core
         self.mode = mode
@@ -96,6 +96,8 @@ class Machine:
             raise UserError(f"core {self.core.name}: no Unicorn CPU model {self.core.unicorn_cpu!r}")
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB, cpu=cpu)
         self.coster = make_coster(self, timing)
+        if profile:
+            self.coster.enable_profile()
 
         self.exc = N.ExceptionState(mcu.num_irqs, self.core.nvic_prio_bits, self.v6m)
         self.scs = SystemControlSpace(self)
@@ -248,6 +250,7 @@ class Machine:
         uc.reg_write(A.UC_ARM_REG_SP, sp & ~3)
         uc.reg_write(A.UC_ARM_REG_LR, 0xFFFFFFFF)
         self.pc = pc & ~1
+        self.entry_pc = self.pc
         if self.has_fpu:
             # Unicorn's M-profile models start with the FPU accessible; the architecture
             # starts with CPACR=0 (B3.2.20). Mirror what firmware writes (cpacr_changed).
@@ -475,6 +478,9 @@ class Machine:
         self.cycles += self.core.exc_entry_cycles
         self.exception_cycles += self.core.exc_entry_cycles
         self.coster.branch_flush()
+        if self.coster.prof:
+            self.coster.prof_clear_pending()
+            self.coster.prof_push(ret_addr & ~1, vec & ~1)
         self._check_handler(num, vec)
         self.pc = vec & ~1
         uc.reg_write(A.UC_ARM_REG_PC, vec | 1)
@@ -516,6 +522,13 @@ class Machine:
             self.cycles += self.core.tail_chain_cycles
             self.exception_cycles += self.core.tail_chain_cycles
             self.coster.branch_flush()
+            if self.coster.prof:
+                self.coster.prof_clear_pending()
+                ret = self.coster.prof_top_ret()
+                self.coster.prof_pop()
+                # the chained handler returns where the first would have
+                if ret is not None:
+                    self.coster.prof_push(ret, vec & ~1)
             self._check_handler(hp[0], vec)
             self.pc = vec & ~1
             uc.reg_write(A.UC_ARM_REG_PC, vec | 1)

@@ -19,10 +19,51 @@ def function_profile(m) -> list[dict]:
         per[name][1] += ins
     if m.exception_cycles:
         per["[exception entry/exit]"][0] += m.exception_cycles
-    rows = [{"name": k, "cycles": v[0], "instructions": v[1], "energy_j": None}
+    tree = call_tree(m)
+    incl = tree["inclusive"] if tree else {}
+    calls = tree["calls"] if tree else {}
+    rows = [{"name": k, "cycles": v[0], "instructions": v[1], "energy_j": None,
+             "inclusive_cycles": incl.get(k), "calls": calls.get(k)}
             for k, v in per.items()]
     rows.sort(key=lambda r: (-r["cycles"], r["name"]))
     return rows
+
+
+def call_tree(m) -> dict | None:
+    """Inclusive and exclusive cycles per function from the call-tree profile, and the
+    collapsed stacks (`a;b;c cycles`, the format flamegraph.pl and speedscope read)."""
+    nodes = m.coster.profile_nodes()
+    if not nodes:
+        return None
+    fw = getattr(m, "fw", None)
+
+    def name(addr):
+        return ((fw.function_at(addr) if fw else None) or f"0x{addr:08x}")
+
+    names = ["[root]"] + [name(n[1]) for n in nodes[1:]]
+    paths: list[tuple[str, ...]] = [()]
+    for i in range(1, len(nodes)):
+        paths.append(paths[nodes[i][0]] + (names[i],))
+    # subtree cycles, children after parents (ids grow with creation)
+    sub = [n[2] for n in nodes]
+    for i in range(len(nodes) - 1, 0, -1):
+        sub[nodes[i][0]] += sub[i]
+    incl: dict[str, int] = {}
+    calls: dict[str, int] = {}
+    for i in range(1, len(nodes)):
+        f = names[i]
+        calls[f] = calls.get(f, 0) + nodes[i][3]
+        if f in paths[i][:-1]:
+            continue                       # recursion: the outer call already counts it
+        incl[f] = incl.get(f, 0) + sub[i]
+    root_name = (fw.function_at(getattr(m, "entry_pc", 0)) if fw else None) or "[reset]"
+    collapsed = {}
+    for i, n in enumerate(nodes):
+        if n[2]:
+            key = ";".join((root_name,) + paths[i])
+            collapsed[key] = collapsed.get(key, 0) + n[2]
+    incl[root_name] = sub[0]
+    return {"inclusive": incl, "calls": calls, "collapsed": collapsed}
 
 
 def layer_profile(m) -> list[dict]:

@@ -17,6 +17,7 @@ typedef struct {
     uint32_t ninsn;
     uint64_t count;
     uint64_t taken;
+    uint64_t acc;       /* cycles charged to this block (incl. its taken refills) */
 } blk_t;
 
 typedef int (*stop_fn)(void *uc);
@@ -32,10 +33,72 @@ typedef struct {
     uint32_t miss_size;
     uint32_t resume_addr; /* a flagged block Python has handled: run it once */
     stop_fn emu_stop;
+    /* call-tree profile (optional): a trie of call paths, a shadow call stack */
+    uint32_t prof;
+    uint32_t pending_call;   /* the previous block ended in BL/BLX: this one is the callee */
+    uint32_t cur;            /* current trie node (0 = root) */
+    uint32_t sp, maxsp;
+    uint32_t nnodes, maxnodes, hmask;
+    uint32_t *stack;         /* pairs: return address, caller node */
+    uint32_t *nparent, *nfunc, *hash;  /* node arrays; hash slots hold node ids (0 empty) */
+    uint64_t *ncycles, *ncalls;
 } state_t;
 
 #define F_SELFLOOP 1u
 #define F_UNMASK 2u
+#define F_CALL 4u
+
+static uint32_t child(state_t *s, uint32_t parent, uint32_t func)
+{
+    uint32_t h = ((parent * 2654435761u) ^ (func >> 1)) & s->hmask;
+    for (;;) {
+        uint32_t n = s->hash[h];
+        if (n == 0)
+            break;
+        if (s->nparent[n] == parent && s->nfunc[n] == func)
+            return n;
+        h = (h + 1) & s->hmask;
+    }
+    if (s->nnodes >= s->maxnodes)
+        return parent;              /* full: attribute to the caller */
+    uint32_t n = s->nnodes++;
+    s->nparent[n] = parent;
+    s->nfunc[n] = func;
+    s->ncycles[n] = 0;
+    s->ncalls[n] = 0;
+    s->hash[h] = n;
+    return n;
+}
+
+void mcusim_prof_push(state_t *s, uint32_t ret, uint32_t func)
+{
+    if (s->sp >= s->maxsp)
+        return;
+    s->stack[2 * s->sp] = ret;
+    s->stack[2 * s->sp + 1] = s->cur;
+    s->sp++;
+    s->cur = child(s, s->cur, func);
+    s->ncalls[s->cur]++;
+}
+
+void mcusim_prof_pop(state_t *s)
+{
+    if (s->sp) {
+        s->sp--;
+        s->cur = s->stack[2 * s->sp + 1];
+    }
+}
+
+static inline void prof_step(state_t *s, uint32_t addr, const blk_t *prev, uint64_t before)
+{
+    if (s->pending_call) {
+        s->pending_call = 0;
+        mcusim_prof_push(s, prev->end, addr);
+    } else if (s->sp && s->stack[2 * (s->sp - 1)] == addr) {
+        mcusim_prof_pop(s);
+    }
+    s->ncycles[s->cur] += s->cycles - before;
+}
 
 static inline uint32_t slot_of(uint32_t addr, uint32_t mask)
 {
@@ -76,13 +139,20 @@ void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
     }
     blk_t *p = &t[s->prev];
     uint64_t c = s->cycles;
+    uint64_t before = c;
     if (p->end != addr) {
         c += (int64_t)p->extra;
         p->taken++;
+        p->acc += (int64_t)p->extra;
     }
     b->count++;
+    b->acc += b->cyc;
     s->cycles = c + b->cyc;
     s->prev = i;
+    if (s->prof) {
+        prof_step(s, addr, p, before);
+        s->pending_call = b->flags & F_CALL;
+    }
     if (b->flags & F_UNMASK)
         s->deadline = 0;
 }
