@@ -13,8 +13,9 @@ ELF = ROOT / "firmware_images" / "prebuilt" / "cortex-m4f" / "sh_files.elf"
 
 
 def run(*extra, cwd):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-m", "mcusim", "run", str(ELF), *map(str, extra)],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
+                          capture_output=True, text=True, cwd=cwd, timeout=120, env=env)
 
 
 def test_refused_without_sandbox(tmp_path):
