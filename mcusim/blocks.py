@@ -166,7 +166,7 @@ class BlockCoster:
         if m.ipsr() in (2, 3, 4, 5, 6):
             m._report_fault(unhandled=False)
             return False
-        if m.env.peek() == float("inf") and not m.exc.any_pending_enabled():
+        if not m.can_be_woken() and not m.exc.any_pending_enabled():
             fw = getattr(m, "fw", None)
             sym = fw.function_at(b[7]) if fw else None
             where = f"0x{b[7]:08x}" + (f" ({sym})" if sym else "")

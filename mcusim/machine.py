@@ -105,6 +105,7 @@ class Machine:
         self.semihost = Semihosting(self, semihost_dir)
         self.uarts: list = []
         self.uart_host = None         # a live serial link (mcusim serve)
+        self._quiet_pending = 0       # scheduled events that cannot wake the core
         self.slice_hooks: list = []   # f(t0, t1) -> extra CPU stall cycles, after each slice
         self.peripherals: dict[str, object] = {}
         self.flash_acr = None
@@ -308,13 +309,20 @@ class Machine:
     def flash_acr_changed(self, value: int) -> None:
         self.coster.clock_changed()
 
-    def schedule(self, at: int, cb, name: str = "") -> _Scheduled:
-        """Call cb(at) at cycle `at` (a SimPy event). Returns a handle with cancel()."""
+    def schedule(self, at: int, cb, name: str = "", wakes: bool = True) -> _Scheduled:
+        """Call cb(at) at cycle `at` (a SimPy event). Returns a handle with cancel().
+        `wakes=False` marks bookkeeping events (e.g. the memory model's sampling windows)
+        that cannot wake a sleeping core: a core asleep with only those pending has
+        nothing to wake it."""
         ev = _Scheduled(int(at), cb, name)
         env = self.env
+        if not wakes:
+            self._quiet_pending += 1
 
         def proc():
             yield env.timeout(max(0, ev.at - env.now))
+            if not wakes:
+                self._quiet_pending -= 1
             if not ev.cancelled:
                 ev.cb(ev.at)
 
@@ -322,6 +330,10 @@ class Machine:
         if ev.at < self.deadline:
             self.deadline = ev.at
         return ev
+
+    def can_be_woken(self) -> bool:
+        """Some pending SimPy event (timer, peripheral, bus master) may raise an interrupt."""
+        return len(self.env._queue) > self._quiet_pending
 
     # ------------------------------------------------------------------ output
     def output(self, data: bytes, handle: int = 1, source: str | None = None) -> None:
@@ -745,7 +757,7 @@ class Machine:
                     self._wake()
                     continue
                 nxt = env.peek()
-                if nxt == math.inf:
+                if nxt == math.inf or not self.can_be_woken():
                     self._end("limit", "the core is asleep (WFI/WFE) with nothing that can wake it")
                     break
                 if nxt >= self.max_cycles:
