@@ -225,6 +225,18 @@ class BlockCoster:
                 b[8] = self.memory.block_stall(addr, b[3] - addr, insns)
                 b[1] = cyc + b[8]
 
+    def set_block_stall(self, addr: int, stall: int) -> None:
+        """The memory model's per-execution stall of a known block (fast mode learns it)."""
+        b = self.blocks.get(addr)
+        if b is None or b[8] == stall:
+            return
+        b[1] += stall - b[8]
+        b[8] = stall
+        self._block_changed(addr, b)
+
+    def _block_changed(self, addr: int, b) -> None:
+        pass
+
     def set_div0_trap(self, on: bool) -> None:
         self.div0_trap = on
 
@@ -579,6 +591,11 @@ class NativeCoster(BlockCoster):
         self._table[i].count = self._table[i].taken = self._table[i].acc = 0
         self._sync(i, b)
         return b
+
+    def _block_changed(self, addr: int, b) -> None:
+        i = self._index.get(addr)
+        if i is not None:
+            self._sync(i, b)
 
     def _sync(self, i: int, b: list) -> None:
         e = self._table[i]

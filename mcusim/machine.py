@@ -743,6 +743,8 @@ class Machine:
         t0 = time.perf_counter()
         proc = self.env.process(self._cpu())
         self.env.run(until=proc)
+        if self.memory_model is not None and hasattr(self.memory_model, "finish"):
+            self.memory_model.finish()
         self.host_seconds = time.perf_counter() - t0
         self.host_outside_cpu = self.host_seconds - self.host_in_cpu
         self.semihost.close()

@@ -345,7 +345,10 @@ class SystemControlSpace:
             if not self.v6m:
                 # keep BP/IC/DC (bits 18:16, Cortex-M7 L1 cache enables, read by the
                 # cache model) besides the Armv7-M bits
+                old = self.ccr
                 self.ccr = (v & 0x7031B) | 0x200
+                if (old ^ self.ccr) & 0x30000:
+                    m.coster.clock_changed()   # L1 caches on/off: re-cost blocks
                 m.div0_trap(bool(v & (1 << 4)))
         elif SHPR1 <= off < SHPR1 + 12:
             for i in range(4):

@@ -339,9 +339,7 @@ def _skip_if_no_wait_states(clock):
 
 
 @pytest.mark.parametrize("clock,name", [
-    pytest.param(c, n, id=f"{c}MHz-{n}", marks=(
-        [pytest.mark.xfail(reason=PREFETCH_BUG, strict=True)]
-        if (c, n) == (120, "flash_prefetch") else []))
+    pytest.param(c, n, id=f"{c}MHz-{n}")      # PREFETCH_BUG fixed: regression test
     for c in FLASH for n in FLASH[c][1]])
 def test_flash_loop(clock, name):
     """Detailed mode (the reference) on stm32l4r5 at the given clock."""

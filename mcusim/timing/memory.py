@@ -1,0 +1,738 @@
+"""Memory timing: wait states, the flash accelerator (prefetch, ART I/D lines, U5 ICACHE),
+Cortex-M7 L1 caches and TCMs, added as stall cycles on top of the zero-wait core timing.
+
+Two fidelity modes with one meaning (docs/timing.md, "Memory timing"):
+
+* ``detailed`` -- every fetch granule of every executed block (a Python block hook) and
+  every data access to a region where memory timing can matter (Unicorn memory hooks)
+  goes through the model; stalls are charged as they occur. This is the reference.
+* ``fast`` (default) -- the coster charges a per-block stall learned by sampling: the
+  model switches itself to detailed for short windows (at start, whenever new code
+  appears, and periodically with an adaptive period), learns each block's mean stall per
+  execution, and between windows the native block hook charges it in bulk. The integer
+  part is the block's static cost; the fractional part is added in bulk at the end of
+  each fast period from the blocks' execution counts.
+
+Regions whose accesses can never stall and do not touch a cache (zero wait states, no
+cache in front of them) are not hooked: their stall is exactly 0 either way.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
+
+__all__ = ["attach_memory_model", "MemoryModel", "Cache", "FetchUnit"]
+
+# FLASH_ACR bit positions when the catalog does not say (RM0432 FLASH_ACR: LATENCY[3:0],
+# PRFTEN bit 8, ICEN bit 9, DCEN bit 10; same layout on STM32L4/L4+/G0 (no DCEN on G0),
+# U5 has LATENCY[3:0] and PRFTEN bit 8 only).
+_ACR_LATENCY_MASK = 0xF
+_ACR_PRFTEN, _ACR_ICEN, _ACR_DCEN = 8, 9, 10
+_CCR_DC, _CCR_IC = 1 << 16, 1 << 17      # Armv7-M SCB CCR (B3.2.8): DC bit 16, IC bit 17
+
+
+# --------------------------------------------------------------------------- caches
+
+class Cache:
+    """A set-associative cache of `size_bytes` in lines of `line_bytes`, `ways` ways.
+
+    replacement: "lru" (default) or "random" (a deterministic xorshift, so runs repeat
+    bit for bit). Write policy: write_back (dirty lines written on eviction) or
+    write-through; write_allocate decides whether a write miss fills the line.
+    `access(addr, write)` returns (hit, victim_dirty): victim_dirty is True when the
+    fill evicted a dirty line (a write-back the caller may charge)."""
+
+    def __init__(self, size_bytes: int, line_bytes: int, ways: int, *, replacement: str = "lru",
+                 write_back: bool = True, write_allocate: bool = True, name: str = "cache"):
+        if size_bytes <= 0 or line_bytes <= 0 or ways <= 0 or size_bytes % (line_bytes * ways):
+            raise ValueError(f"{name}: size {size_bytes} is not a multiple of "
+                             f"line {line_bytes} x ways {ways}")
+        self.name = name
+        self.size, self.line, self.ways = size_bytes, line_bytes, ways
+        self.nsets = size_bytes // (line_bytes * ways)
+        self.shift = line_bytes.bit_length() - 1
+        if 1 << self.shift != line_bytes:
+            raise ValueError(f"{name}: line_bytes {line_bytes} is not a power of two")
+        self.random = replacement == "random"
+        self.write_back, self.write_allocate = write_back, write_allocate
+        self.sets: list[list[int]] = [[] for _ in range(self.nsets)]   # MRU last
+        self.dirty: set[int] = set()
+        self._rng = 0x2545F491
+        self.hits = self.misses = self.writebacks = 0
+
+    def invalidate(self) -> None:
+        self.sets = [[] for _ in range(self.nsets)]
+        self.dirty.clear()
+
+    def contains(self, addr: int) -> bool:
+        ln = addr >> self.shift
+        return ln in self.sets[ln % self.nsets]
+
+    def access(self, addr: int, write: bool = False) -> tuple[bool, bool]:
+        ln = addr >> self.shift
+        s = self.sets[ln % self.nsets]
+        if ln in s:
+            if not self.random and s[-1] != ln:
+                s.remove(ln)
+                s.append(ln)
+            if write and self.write_back:
+                self.dirty.add(ln)
+            self.hits += 1
+            return True, False
+        self.misses += 1
+        if write and not self.write_allocate:
+            return False, False
+        victim_dirty = False
+        if len(s) >= self.ways:
+            if self.random:
+                x = self._rng
+                x ^= (x << 13) & 0xFFFFFFFF
+                x ^= x >> 17
+                x ^= (x << 5) & 0xFFFFFFFF
+                self._rng = x
+                v = s.pop(x % self.ways)
+            else:
+                v = s.pop(0)
+            if v in self.dirty:
+                self.dirty.discard(v)
+                victim_dirty = True
+                self.writebacks += 1
+        s.append(ln)
+        if write and self.write_back:
+            self.dirty.add(ln)
+        return False, victim_dirty
+
+
+# --------------------------------------------------------------------------- sources
+
+class _Source:
+    """Timing of one memory region (all its aliases): wait states in CPU cycles and which
+    caches/accelerators sit in front of it. Rebuilt when the clock or FLASH_ACR changes."""
+    __slots__ = ("name", "kind", "rd_ws", "wr_ws", "granule", "icache", "dcache",
+                 "prefetch", "stream", "write_through", "write_allocate", "matters")
+
+    def __init__(self, name, kind):
+        self.name, self.kind = name, kind
+        self.rd_ws = self.wr_ws = 0
+        self.granule = 4
+        self.icache = self.dcache = None
+        self.prefetch = False
+        self.stream = False
+        self.write_through = False
+        self.write_allocate = True
+        self.matters = False
+
+
+class FetchUnit:
+    """Instruction fetch from one memory: granules of the read width, an optional
+    instruction cache, an optional sequential prefetcher, and line streaming.
+
+    Time is the model's own cycle clock `t` (core execution plus stalls). For each granule
+    a block touches (in address order, with the cycles the core spends on the
+    instructions starting in it):
+      * the granule in the fetch buffer (the last delivered one): no access;
+      * the granule being prefetched / streamed: stall max(0, ready - t);
+      * an instruction-cache hit: 0;
+      * otherwise a flash access: stall = ws, plus the rest of an access already in
+        flight (the flash is single-ported: a branch away from a running prefetch waits).
+    After a delivery at time t, the next granule is requested when prefetch is enabled or
+    it lies in the same cache line as a fill (critical-word-first streaming), ready at
+    t + ws + 1 (the flash access starts at the delivery and takes ws + 1 cycles). A demand
+    miss stalls ws: the zero-wait core timing already counts the fetch's own cycle."""
+
+    def __init__(self):
+        self.buf = -1          # granule index in the fetch buffer
+        self.pf = -1           # granule being prefetched
+        self.pf_ready = 0
+        self.pf_fill = False
+        self.busy_until = 0
+
+    def reset(self):
+        self.buf = self.pf = -1
+        self.pf_fill = False
+        self.pf_ready = self.busy_until = 0
+
+
+# --------------------------------------------------------------------------- the model
+
+class MemoryModel:
+    def __init__(self, machine):
+        self.m = machine
+        self.mcu = machine.mcu
+        self.mode = machine.mode
+        self.coster = machine.coster
+        self.coster.memory = self
+        self.native = bool(getattr(self.coster, "native", False))
+        self._st = getattr(self.coster, "_st", None)
+        self._blocks = self.coster.blocks
+        self.t = 0
+        self.fetch = FetchUnit()
+        self.stats = {"fetch_stall": 0, "data_stall": 0, "windows": 0, "window_cycles": 0}
+        self._frac = 0.0                       # fractional stall not yet charged (detailed)
+        acc = (self.mcu.flash.accelerator if self.mcu.flash else None) or {}
+        self.acc = dict(acc)
+        caches = self.mcu.caches or {}
+        self.core_l1 = self.mcu.core.name.startswith("cortex-m7")
+        # caches: the ART lines (flash accelerator), core L1 (M7) or ST ICACHE (U5)
+        self.art_i = self.art_d = None
+        if self.acc.get("icache_lines") and self.acc.get("line_bytes"):
+            lb = int(self.acc["line_bytes"])
+            n = int(self.acc["icache_lines"])
+            w = int(self.acc.get("icache_ways", n))
+            self.art_i = Cache(n * lb, lb, w, name="ART I", write_back=False)
+        if self.acc.get("dcache_lines") and self.acc.get("line_bytes"):
+            lb = int(self.acc["line_bytes"])
+            n = int(self.acc["dcache_lines"])
+            w = int(self.acc.get("dcache_ways", n))
+            self.art_d = Cache(n * lb, lb, w, name="ART D", write_back=False)
+        self.l1_i = self.l1_d = self.st_icache = None
+        for name, c in caches.items():
+            if not isinstance(c, dict):
+                continue
+            rep = str(c.get("replacement", "lru"))
+            kind = str(c.get("kind", "core"))
+            cache = Cache(int(c["size_bytes"]), int(c["line_bytes"]), int(c["ways"]),
+                          replacement=rep, name=name,
+                          write_back=str(c.get("write_policy", "write-back")) == "write-back",
+                          write_allocate=bool(c.get("write_allocate", True)))
+            cache.enabled_at_reset = bool(c.get("enabled_at_reset", False))
+            cache.run_enabled = bool(c.get("run_enabled", True))
+            if kind == "st-icache":
+                self.st_icache = cache
+            elif name == "icache":
+                self.l1_i = cache
+            elif name == "dcache":
+                self.l1_d = cache
+        # sources per region
+        self.sources: dict[str, _Source] = {}
+        self.spans: list[tuple[int, int, _Source]] = []
+        for lo, hi, r in machine.regions:
+            s = self.sources.get(r.name)
+            if s is None:
+                s = self.sources[r.name] = _Source(r.name, r.kind)
+            self.spans.append((lo, hi, s))
+        self._regions = {r.name: r for r in self.mcu.memories}
+        self._binfo: dict[int, tuple] = {}
+        self.warned_latency = False
+        self._scs = getattr(machine, "scs", None) if self.core_l1 else None
+        self.config = {}
+        self._configure()
+        self.hooks_on = False
+        self._hh: list = []
+        # fast-mode learning state
+        self.learned: dict[int, float] = {}     # block addr -> mean stall per execution
+        self.win_stats: dict[int, list] = {}    # block addr -> [executions, stall]
+        self.in_window = False
+        self._cur_addr = -1
+        self._cur_stall = 0.0
+        self._seen_counts: dict[int, int] = {}
+        self._period_counts: dict[int, int] = {}
+        self._pending = None
+        self._next_window = None
+        self.period = self.P_MIN
+        self.learn_from = 0
+        self.window_end = 0
+        if self.mode == "detailed":
+            if self.any_stall_possible:
+                self._install_hooks()
+        elif self.any_stall_possible:
+            self._request_window(0)
+        if self.mode != "detailed" and self.any_stall_possible:
+            pass      # Machine.run calls finish() at the end of the run
+
+    # fast-mode sampling parameters (cycles)
+    FIRST_WINDOW = 100_000  # the run starts detailed (start-up code, small programs)
+    WINDOW = 10_000         # the learning part of a detailed window
+    WARMUP = 2_000          # first part of a window: detailed, but not learned from (at
+    WARMUP_MAX = 16_000     # least; more with larger caches, see _configure)
+    P_MIN = 200_000         # sampling period after a change
+    P_MAX = 3_200_000       # longest period once estimates keep holding
+    NEW_DELAY = 20_000      # new code in a fast period: a window this soon (batches new blocks)
+    AGREE = 0.01            # a window "agrees" when its stall is within 1% of its cycles
+
+    # ------------------------------------------------------------------ configuration
+    def _acr(self):
+        dev = getattr(self.m, "flash_acr", None)
+        if dev is None or self.mcu.flash is None:
+            return None
+        regs = getattr(dev, "regs", None)
+        if regs is not None and getattr(dev, "acr_off", 0) not in regs:
+            return None                     # firmware never wrote FLASH_ACR
+        return dev.acr
+
+    def _configure(self) -> None:
+        """Wait states and enables from the clock, FLASH_ACR and SCB CCR."""
+        mcu, m = self.mcu, self.m
+        mhz = m.clock_hz / 1e6
+        table_ws = mcu.flash_wait_states(mhz) if mcu.flash is not None else None
+        acc = self.acc
+        acr = self._acr()
+        lat_mask = int(acc.get("acr_latency_mask", _ACR_LATENCY_MASK))
+        if mcu.flash is None:
+            ws, prefetch, icen, dcen = table_ws, False, False, False
+        elif acr is None:
+            # "run" configuration: firmware never wrote FLASH_ACR (the simulation starts at
+            # the run clock): latency from the clock table, accelerator on.
+            ws = table_ws
+            prefetch = bool(acc.get("prefetch", False))
+            icen = self.art_i is not None
+            dcen = self.art_d is not None
+        else:
+            ws = acr & lat_mask
+            if ws < table_ws and not self.warned_latency:
+                self.warned_latency = True
+                m.warn_once("flash-latency",
+                            f"FLASH_ACR.LATENCY = {ws} is below the {table_ws} wait states "
+                            f"{mcu.name} needs at {mhz:g} MHz: a real chip would read wrong "
+                            "data; timing uses LATENCY")
+            prefetch = bool(acc.get("prefetch", False)) and bool(
+                acr >> int(acc.get("acr_prften_bit", _ACR_PRFTEN)) & 1)
+            icen = self.art_i is not None and bool(acr >> int(acc.get("acr_icen_bit", _ACR_ICEN)) & 1)
+            dcen = self.art_d is not None and bool(acr >> int(acc.get("acr_dcen_bit", _ACR_DCEN)) & 1)
+        if acr is not None:
+            # FLASH_ACR.ICRST / DCRST (bits 11, 12 on L4): reset (invalidate) the ART lines
+            if self.art_i is not None and acr >> int(acc.get("acr_icrst_bit", 11)) & 1:
+                self.art_i.invalidate()
+            if self.art_d is not None and acr >> int(acc.get("acr_dcrst_bit", 12)) & 1:
+                self.art_d.invalidate()
+        # Cortex-M7 L1: SCB CCR.IC/DC (off at reset; SCB_EnableICache/DCache set them)
+        ccr = getattr(getattr(m, "scs", None), "ccr", 0) or 0
+        l1i_on = self.l1_i is not None and bool(ccr & _CCR_IC)
+        l1d_on = self.l1_d is not None and bool(ccr & _CCR_DC)
+        # U5 ICACHE: ICACHE_CR is not modelled (an unmodelled register window), so the run
+        # configuration applies: enabled, as HAL_ICACHE_Enable() leaves it.
+        st_on = self.st_icache is not None and self.st_icache.run_enabled
+        self.config = dict(flash_ws=ws, prefetch=prefetch, art_icache=icen, art_dcache=dcen,
+                           l1_icache=l1i_on, l1_dcache=l1d_on, st_icache=st_on, ccr=ccr)
+        for name, s in self.sources.items():
+            r = self._regions[name]
+            s.icache = s.dcache = None
+            s.prefetch = s.stream = s.write_through = False
+            s.granule = max(4, int(r.width_bits) // 8)
+            if r.kind == "flash" and mcu.flash is not None:
+                s.rd_ws = s.wr_ws = int(ws)
+            else:
+                s.rd_ws = int(r.read_wait_states or 0)
+                s.wr_ws = int(r.write_wait_states if r.write_wait_states is not None else s.rd_ws)
+            if r.kind == "flash":
+                s.prefetch = prefetch
+                if icen:
+                    s.icache = self.art_i
+                if dcen:
+                    s.dcache = self.art_d
+            if r.kind != "tcm":
+                lo = r.base
+                code_region = lo < 0x20000000
+                if st_on and code_region:           # ICACHE on C-AHB: code-region I and D
+                    s.icache = s.dcache = self.st_icache
+                if self.core_l1 and lo < 0x40000000:
+                    # Armv7-M default memory map: Code region write-through, SRAM region
+                    # write-back write-allocate (B3.1 Table B3-1).
+                    if l1i_on:
+                        s.icache = self.l1_i
+                    if l1d_on:
+                        s.dcache = self.l1_d
+                        s.write_through = code_region
+                        s.write_allocate = not code_region
+            s.stream = s.icache is not None
+            s.matters = bool(s.rd_ws or s.wr_ws or s.icache is not None or s.dcache is not None)
+        # Fast-mode window warm-up: long enough to refill the enabled caches after a fast
+        # period left them stale (2 fills of every line), at least WARMUP.
+        lines = sum(c.nsets * c.ways for c in {id(c): c for c in (
+            s.icache for s in self.sources.values())}.values() if c is not None)
+        lines += sum(c.nsets * c.ways for c in {id(c): c for c in (
+            s.dcache for s in self.sources.values())}.values() if c is not None)
+        self.warmup = int(min(self.WARMUP_MAX, max(self.WARMUP, 2 * lines * ((ws or 0) + 1))))
+        # Can anything ever stall on this MCU (with any clock or ACR value)?
+        self.any_stall_possible = (mcu.flash is not None or self.l1_i is not None
+                                   or self.l1_d is not None
+                                   or any(s.matters for s in self.sources.values()))
+        self._binfo.clear()
+
+    # ------------------------------------------------------------------ coster interface
+    def block_stall(self, addr: int, size: int, insns) -> int:
+        """Static stall cycles added to the block's per-execution cost."""
+        if self.mode == "detailed" or not self.any_stall_possible:
+            return 0
+        v = self.learned.get(addr)
+        if v is None:
+            v = self._estimate(addr, size)
+            self.learned[addr] = v
+            if not self.in_window:
+                self._request_window(self.m.cycles + self.NEW_DELAY)
+        return int(round(v))
+
+    def clock_changed(self) -> None:
+        old = dict(self.config)
+        self._configure()
+        if self.config != old and self.mode != "detailed":
+            # learned stalls belong to the old configuration
+            self._settle_period()
+            self.learned.clear()
+            self.period = self.P_MIN
+            if not self.in_window:
+                self._request_window(self.m.cycles)
+        if self.mode == "detailed" and self.any_stall_possible and not self.hooks_on:
+            self._install_hooks()
+
+    # ------------------------------------------------------------------ static estimate
+    def _estimate(self, addr: int, size: int) -> float:
+        """A first guess before any window has seen the block: its fetch through a cold
+        fetch unit (first granule a miss, the rest prefetched/streamed or missed)."""
+        info = self._block_info(addr, size)
+        if not info:
+            return 0.0
+        stall, t, buf, pf, ready = 0.0, 0.0, -1, -1, 0.0
+        for g, e, src in info:
+            if g == buf:
+                t += e
+                continue
+            ws = src.rd_ws
+            if g == pf:
+                st = max(0.0, ready - t)
+            elif src.icache is not None:
+                st = 0.0
+            else:
+                st = ws
+            stall += st
+            t += st
+            buf = g
+            if src.prefetch or src.stream:
+                pf, ready = g + 1, t + ws + 1
+            t += e
+        return stall
+
+    # ------------------------------------------------------------------ block info
+    def _source(self, addr: int):
+        for lo, hi, s in self.spans:
+            if lo <= addr < hi:
+                return s
+        return None
+
+    def _block_info(self, addr: int, size: int):
+        """((granule index, cycles executing in it, source), ...) for a block whose fetch
+        can stall or touch a cache; () otherwise."""
+        info = self._binfo.get(addr)
+        if info is not None and info[0] == size:
+            return info[1]
+        src = self._source(addr)
+        out = ()
+        if src is not None and (src.rd_ws or src.icache is not None):
+            g = src.granule
+            timing = self.coster.timing
+            per = []
+            if timing is not None:
+                try:
+                    code = bytes(self.m.uc.mem_read(addr, size))
+                    bc = timing.block_cost(code, addr)
+                    per = [(a, c) for a, _sz, _mn, _op, c, _cl in bc.insns]
+                except Exception:
+                    per = []
+            if not per:
+                per = [(a, 1) for a in range(addr, addr + size, 2)]
+            rows = []
+            for a, c in per:
+                gi = a // g
+                if rows and rows[-1][0] == gi:
+                    rows[-1][1] += c
+                else:
+                    rows.append([gi, c])
+            # a 32-bit instruction straddling a granule boundary needs the next one too
+            last = (addr + size - 1) // g
+            if rows[-1][0] < last:
+                rows.append([last, 0])
+            out = tuple((gi, c, src) for gi, c in rows)
+        self._binfo[addr] = (size, out)
+        return out
+
+    # ------------------------------------------------------------------ detailed hooks
+    def _install_hooks(self) -> None:
+        if self.hooks_on:
+            return
+        uc = self.m.uc
+        self._hh.append(uc.hook_add(UC_HOOK_BLOCK, self._hook_block))
+        for lo, hi, s in self.spans:
+            if self._may_matter(s, lo):
+                self._hh.append(uc.hook_add(UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                                            self._hook_mem, s, lo, hi - 1))
+        self.hooks_on = True
+        uc.ctl_flush_tb()
+        self.fetch.buf = -1        # the fetch buffer's content is unknown after fast code
+
+    def _may_matter(self, s, lo: int) -> bool:
+        """Can data accesses to this span ever stall or touch a cache (any clock, ACR or
+        CCR value)?"""
+        if s.matters or (s.kind == "flash" and self.mcu.flash is not None):
+            return True
+        if s.kind == "tcm":
+            return False
+        if self.l1_d is not None and lo < 0x40000000:
+            return True
+        return self.st_icache is not None and lo < 0x20000000
+
+    def _remove_hooks(self) -> None:
+        if not self.hooks_on:
+            return
+        uc = self.m.uc
+        for h in self._hh:
+            uc.hook_del(h)
+        self._hh = []
+        self.hooks_on = False
+        uc.ctl_flush_tb()
+        # Unicorn deletes hooks lazily (at the end of the next emu_start); blocks translated
+        # before that still carry the memory-hook slow path. Flush once more after one block.
+        self.m.schedule(self.m.cycles + 1, self._flush_again, "memory-flush", wakes=False)
+
+    def _flush_again(self, at: int) -> None:
+        if not self.hooks_on:
+            self.m.uc.ctl_flush_tb()
+
+    def _block_ran(self, addr: int) -> bool:
+        """Did the coster's block hook (which runs first) let this block execute?"""
+        if self.native:
+            return self.coster._st.stop_reason == 0
+        b = self.coster.blocks.get(addr)
+        if b is None:
+            return False
+        n = b[0]
+        if self._seen_counts.get(addr) == n:
+            return False
+        self._seen_counts[addr] = n
+        return True
+
+    def _hook_block(self, uc, addr, size, ud):
+        if self.native:
+            if self._st.stop_reason:
+                return                     # the coster stopped: this block did not run
+        elif not self._block_ran(addr):
+            return
+        if self._scs is not None and self._scs.ccr != self.config["ccr"]:
+            self.coster.clock_changed()    # SCB CCR.IC/DC changed (M7 L1 caches): re-cost
+        b = self._blocks.get(addr)
+        static = b[8] if b is not None else 0
+        info = self._binfo.get(addr)
+        info = info[1] if info is not None and info[0] == size else self._block_info(addr, size)
+        stall = 0
+        t = self.t
+        if info:
+            f = self.fetch
+            for g, e, src in info:
+                if g == f.buf:
+                    t += e
+                    continue
+                ws = src.rd_ws
+                ic = src.icache
+                gran = src.granule
+                fill = False
+                if g == f.pf and f.pf_fill:
+                    # the rest of a line being filled (critical word first, streaming)
+                    st = f.pf_ready - t
+                    if st < 0:
+                        st = 0
+                elif ic is not None and ic.access(g * gran)[0]:
+                    st = 0
+                elif g == f.pf:
+                    st = f.pf_ready - t          # prefetched while the previous executed
+                    if st < 0:
+                        st = 0
+                    fill = True
+                else:
+                    st = ws + (f.busy_until - t if f.busy_until > t else 0)
+                    fill = True
+                stall += st
+                t += st
+                f.buf = g
+                nxt = (g + 1) * gran
+                # the next flash read starts when this one delivers and takes ws + 1
+                # cycles: a sequential stream gets one granule per ws + 1 cycles at best
+                if fill and ic is not None and nxt % ic.line:
+                    f.pf, f.pf_fill = g + 1, True
+                    f.pf_ready = f.busy_until = t + ws + 1
+                elif src.prefetch and (ic is None or not ic.contains(nxt)):
+                    if f.pf != g + 1:
+                        f.pf, f.pf_fill = g + 1, False
+                        f.pf_ready = f.busy_until = t + ws + 1
+                else:
+                    f.pf = -1
+                t += e
+            self.stats["fetch_stall"] += stall
+        self.t = t
+        if self.in_window:
+            prev = self._cur_addr
+            if prev >= 0 and self.coster.cycles >= self.learn_from:
+                w = self.win_stats.get(prev)
+                if w is None:
+                    self.win_stats[prev] = [1, self._cur_stall]
+                else:
+                    w[0] += 1
+                    w[1] += self._cur_stall
+            self._cur_addr = addr
+            self._cur_stall = stall
+        d = stall - static
+        if d:
+            self.coster.cycles += d
+
+    def _charge(self, d: float) -> None:
+        if d == 0:
+            return
+        x = self._frac + d
+        n = math.floor(x)
+        self._frac = x - n
+        if n:
+            self.coster.cycles = max(0, self.coster.cycles + n)
+
+    def _hook_mem(self, uc, access, addr, size, value, src):
+        write = access == UC_MEM_WRITE
+        dc = src.dcache
+        if dc is not None:
+            if write:
+                if src.write_through or not dc.write_allocate:
+                    dc.access(addr, True) if dc.contains(addr) else None
+                    st = src.wr_ws
+                else:
+                    hit, wb = dc.access(addr, True)
+                    st = 0 if hit else src.rd_ws
+                    if wb:
+                        st += src.wr_ws
+            else:
+                hit, wb = dc.access(addr, False)
+                st = 0 if hit else src.rd_ws
+                if wb:
+                    st += src.wr_ws
+        else:
+            st = src.wr_ws if write else src.rd_ws
+        if st:
+            self.t += st
+            self.stats["data_stall"] += st
+            if self.in_window:
+                self._cur_stall += st
+            self.coster.cycles += st
+
+    # ------------------------------------------------------------------ fast: windows
+    def _request_window(self, at: int) -> None:
+        if self._pending is not None or self.in_window:
+            return
+        if self._next_window is not None:
+            if self._next_window.at <= at:
+                return
+            self._next_window.cancel()
+            self._next_window = None
+        self._pending = self.m.schedule(max(at, self.m.cycles), self._start_window,
+                                      "memory-window", wakes=False)
+
+    def _start_window(self, at: int) -> None:
+        self._pending = None
+        self._next_window = None
+        if self.in_window or self.m.outcome:
+            return
+        self._settle_period()
+        self.in_window = True
+        self.win_stats = {}
+        self._cur_addr = -1
+        self._cur_stall = 0.0
+        self._install_hooks()
+        now = self.m.cycles
+        self.learn_from = now + self.warmup
+        self.window_end = now + (self.FIRST_WINDOW if self.stats["windows"] == 0
+                                 else self.warmup + self.WINDOW)
+        self._win_start = now
+        self.stats["windows"] += 1
+        self.m.schedule(self.window_end, self._end_window, "memory-window-end", wakes=False)
+
+    def _end_window(self, at: int) -> None:
+        if not self.in_window:
+            return
+        self._remove_hooks()
+        self.in_window = False
+        self.stats["window_cycles"] += self.m.cycles - self._win_start
+        # learn: mean stall per execution of every block seen after the warm-up
+        err = 0.0
+        total = 0.0
+        changed = []
+        for addr, (n, s) in self.win_stats.items():
+            new = s / n
+            old = self.learned.get(addr)
+            if old is not None:
+                err += abs(new - old) * n
+            else:
+                err += new * n
+            total += s
+            if old is None or new != old:
+                self.learned[addr] = new
+                changed.append(addr)
+        for addr in changed:
+            self._set_static(addr)
+        span = max(1, self.m.cycles - self.learn_from)
+        # adaptive period: double while windows agree with what was learned, else reset
+        if err <= self.AGREE * span:
+            self.period = min(self.P_MAX, self.period * 2)
+        else:
+            self.period = self.P_MIN
+        self._snapshot_counts()
+        self._next_window = self.m.schedule(self.m.cycles + self.period, self._start_window,
+                                            "memory-window", wakes=False)
+
+    # ------------------------------------------------------------------ fast: static costs
+    def _set_static(self, addr: int) -> None:
+        """Change a known block's per-execution stall in the coster."""
+        self.coster.set_block_stall(addr, int(round(self.learned[addr])))
+
+    def _count(self, addr: int) -> int:
+        c = self.coster
+        if c.native:
+            i = c._index.get(addr)
+            return 0 if i is None else c._table[i].count
+        b = c.blocks.get(addr)
+        return 0 if b is None else b[0]
+
+    def _snapshot_counts(self) -> None:
+        """Execution counts of the blocks whose learned stall has a fractional part."""
+        snap = {}
+        for addr, v in self.learned.items():
+            b = self.coster.blocks.get(addr)
+            if b is not None and v != b[8]:
+                snap[addr] = self._count(addr)
+        self._period_counts = snap
+
+    def _settle_period(self) -> None:
+        """Charge the fractional part of the learned stalls for the fast period that is
+        ending (the integer part was charged per execution by the coster)."""
+        if not self._period_counts:
+            return
+        extra = 0.0
+        for addr, n0 in self._period_counts.items():
+            b = self.coster.blocks.get(addr)
+            v = self.learned.get(addr)
+            if b is None or v is None:
+                continue
+            dn = self._count(addr) - n0
+            if dn:
+                extra += (v - b[8]) * dn
+        self._period_counts = {}
+        self._charge(extra)
+
+    def finish(self) -> None:
+        """End of run: settle the last fast period."""
+        if self.mode != "detailed":
+            self._settle_period()
+
+    def summary(self) -> dict:
+        d = dict(self.stats)
+        d.update(self.config)
+        for name, c in (("art_i", self.art_i), ("art_d", self.art_d), ("l1_i", self.l1_i),
+                        ("l1_d", self.l1_d), ("st_icache", self.st_icache)):
+            if c is not None:
+                d[f"{name}_hits"], d[f"{name}_misses"] = c.hits, c.misses
+        return d
+
+
+def attach_memory_model(machine):
+    """Called by Machine.__init__ after the CPU block hook is installed. The environment
+    variable MCUSIM_MEMORY_MODEL=0 leaves the model out (core timing only: the
+    "block hooks alone" reference of benchmarks/bench_fidelity.py)."""
+    if os.environ.get("MCUSIM_MEMORY_MODEL", "1") == "0":
+        return None
+    return MemoryModel(machine)
