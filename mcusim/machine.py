@@ -133,6 +133,8 @@ class Machine:
         self._map_peripherals()
         self._install_hooks()
         self.memory_model = _attach_memory_model(self)
+        from mcusim.system import attach_system
+        self.system = attach_system(self)
         if uart_input:
             self.feed_uart(uart_input)
 

@@ -148,6 +148,7 @@ def build_record(m, *, profile: bool = True) -> dict:
         "memory": memory_usage(m),
         "exceptions_taken": m.exceptions_taken,
         "stalls": stall_breakdown(m),
+        "system": m.system.stats() if getattr(m, "system", None) is not None else None,
         "cpi": (m.cycles / m.instructions) if m.instructions else None,
         "runtime_error": ({"code": m.simdev.error, "arg": m.simdev.error_arg}
                           if m.simdev.error else None),

@@ -112,8 +112,9 @@ def test_record_layers_and_memory():
     assert 0 < mem["stack_peak_bytes"] < 8192
     assert mem["ram_bytes"] == mem["static_ram_bytes"] + mem["arena_bytes"] + mem["stack_peak_bytes"]
     assert rec["energy_j"] > 0 and rec["inference_energy_j"] > 0
-    # layer rows average the two inferences; the first runs with a cold flash cache
-    assert sum(row["energy_j"] for row in rec["layers"]) <= rec["inference_energy_j"] * 1.002
+    # layer rows average the two inferences (the first runs with cold flash-accelerator
+    # lines), the inference figure is the last one: equal within a fraction of a percent
+    assert sum(row["energy_j"] for row in rec["layers"]) == pytest.approx(rec["inference_energy_j"], rel=0.01)
 
 
 def test_opt_is_faster_than_ref_on_m4():
