@@ -237,6 +237,16 @@ class BlockCoster:
     def _block_changed(self, addr: int, b) -> None:
         pass
 
+    def charge_current(self, addr, d: int) -> None:
+        """Dynamic stall cycles (detailed memory model) of the block now executing: added
+        to the clock, to that block's charged cycles and to the current call-tree node."""
+        self.cycles += d
+        b = self.blocks.get(addr) if addr is not None else None
+        if b is not None:
+            b[9] += d
+        if self.prof:
+            self._nodes[self._cur][2] += d
+
     def set_div0_trap(self, on: bool) -> None:
         self.div0_trap = on
 
@@ -369,13 +379,13 @@ class BlockCoster:
     def stall_breakdown(self) -> dict:
         """Cycles by cause over the whole run: static fetch stalls the memory model put in
         block costs, taken-branch refills, and the rest of the block costs (core)."""
-        fetch = branch = total = 0
+        core = branch = total = 0
         for addr, b in self.blocks.items():
             count, taken = self._counts(addr)
-            fetch += count * b[8]
+            core += count * (b[1] - b[8])     # the core timing's own cost (zero wait states)
             branch += taken * b[2]
             total += self._acc(addr)
-        return {"fetch": fetch, "branch": branch, "blocks_total": total}
+        return {"core": core, "branch": branch, "blocks_total": total}
 
     def block_cycles(self):
         """(start address, executions, cycles incl. taken-branch refills, instructions)."""
@@ -596,6 +606,15 @@ class NativeCoster(BlockCoster):
         i = self._index.get(addr)
         if i is not None:
             self._sync(i, b)
+
+    def charge_current(self, addr, d: int) -> None:
+        st = self._st
+        st.cycles += d
+        i = self._index.get(addr) if addr is not None else None
+        if i is not None:
+            self._table[i].acc += d
+        if self.prof:
+            self._parr["ncycles"][st.cur] += d
 
     def _sync(self, i: int, b: list) -> None:
         e = self._table[i]

@@ -75,19 +75,25 @@ def layer_profile(m) -> list[dict]:
 
 
 def stall_breakdown(m) -> dict:
-    """Where the cycles went: core issue cycles, taken-branch refills, instruction-fetch
-    stalls, data stalls (memory model), exception entry/exit, sleep, and other (bus
-    contention, time the core spent waiting in fast-forwarded spins is in core)."""
+    """Where the cycles went, exactly partitioning the run: core (the core timing model's
+    issue cycles at zero wait states), branch (taken-branch refills), memory (flash wait
+    states, accelerator and cache misses: the memory model; split into fetch/data when it
+    ran in detailed mode), exception (entry/exit/tail-chain), bus (stalls behind other bus
+    masters), sleep."""
     sb = m.coster.stall_breakdown()
-    data = 0
-    mm = getattr(m, "memory_model", None)
-    if mm is not None and hasattr(mm, "data_stall_cycles"):
-        data = int(mm.data_stall_cycles())
     sleep = m.sleep_cycles + m.deepsleep_cycles
-    core = sb["blocks_total"] - sb["fetch"] - sb["branch"]
-    other = m.cycles - sb["blocks_total"] - data - m.exception_cycles - sleep
-    return {"core": core, "branch": sb["branch"], "fetch": sb["fetch"], "data": data,
-            "exception": m.exception_cycles, "sleep": sleep, "other": other}
+    bus = 0
+    sysm = getattr(m, "system", None)
+    if sysm is not None:
+        bus = int(sysm.stats().get("cpu_stall_cycles", 0))
+    memory = m.cycles - sb["core"] - sb["branch"] - m.exception_cycles - sleep - bus
+    out = {"core": sb["core"], "branch": sb["branch"], "memory": memory,
+           "exception": m.exception_cycles, "bus": bus, "sleep": sleep}
+    mm = getattr(m, "memory_model", None)
+    if mm is not None and m.mode == "detailed" and hasattr(mm, "stats"):
+        out["memory_fetch"] = int(mm.stats.get("fetch_stall", 0))
+        out["memory_data"] = int(mm.stats.get("data_stall", 0))
+    return out
 
 
 def fault_dict(f) -> dict | None:

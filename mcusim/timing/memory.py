@@ -227,6 +227,7 @@ class MemoryModel:
         self.win_stats: dict[int, list] = {}    # block addr -> [executions, stall]
         self.in_window = False
         self._cur_addr = -1
+        self._exec_addr = None
         self._cur_stall = 0.0
         self._seen_counts: dict[int, int] = {}
         self._period_counts: dict[int, int] = {}
@@ -509,6 +510,7 @@ class MemoryModel:
                 return                     # the coster stopped: this block did not run
         elif not self._block_ran(addr):
             return
+        self._exec_addr = addr
         if self._scs is not None and self._scs.ccr != self.config["ccr"]:
             self.coster.clock_changed()    # SCB CCR.IC/DC changed (M7 L1 caches): re-cost
         b = self._blocks.get(addr)
@@ -573,7 +575,7 @@ class MemoryModel:
             self._cur_stall = stall
         d = stall - static
         if d:
-            self.coster.cycles += d
+            self.coster.charge_current(addr, d)
 
     def _charge(self, d: float) -> None:
         if d == 0:
@@ -609,7 +611,7 @@ class MemoryModel:
             self.stats["data_stall"] += st
             if self.in_window:
                 self._cur_stall += st
-            self.coster.cycles += st
+            self.coster.charge_current(self._exec_addr, st)
 
     # ------------------------------------------------------------------ fast: windows
     def _request_window(self, at: int) -> None:
@@ -678,7 +680,9 @@ class MemoryModel:
     # ------------------------------------------------------------------ fast: static costs
     def _set_static(self, addr: int) -> None:
         """Change a known block's per-execution stall in the coster."""
-        self.coster.set_block_stall(addr, int(round(self.learned[addr])))
+        # the integer part (floor: the fractional rest, charged in bulk at the end of the
+        # period, is then never negative, so simulated time never runs backwards)
+        self.coster.set_block_stall(addr, int(math.floor(self.learned[addr])))
 
     def _count(self, addr: int) -> int:
         c = self.coster
