@@ -117,6 +117,7 @@ def main():
         mp, hp, _ = run_mcusim(a.elf, a.mcu, native=False)
         same = (mp.cycles, mp.instructions) == (m.cycles, m.instructions)
         print(f"  mcusim fast (python)    {hp:8.3f} s  {n / hp / 1e6:8.1f} MIPS  identical={same}")
+        run_mcusim(a.elf, a.mcu, native=True)        # back to the native hook for the rest
 
     if a.models:
         from mcusim.infer import run_inference
