@@ -697,6 +697,10 @@ class Machine:
         fault = {17: (N.USAGEFAULT, N.CFSR_NOCP), 18: (N.USAGEFAULT, N.CFSR_INVSTATE),
                  22: (N.USAGEFAULT, N.CFSR_UNALIGNED), 23: (N.USAGEFAULT, N.CFSR_DIVBYZERO),
                  1: (N.USAGEFAULT, N.CFSR_UNDEFINSTR)}.get(intno)
+        if intno == 3:   # prefetch abort: an instruction fetch the bus refused
+            fault = (N.BUSFAULT, N.CFSR_IBUSERR)
+        if fault is not None and intno in (1, 3) and _execute_never(pc):
+            fault = (N.MEMMANAGE, N.CFSR_IACCVIOL)
         if fault is not None:
             self._record_lr()
             self._fault(fault[0], fault[1], pc & ~1, None)
@@ -883,6 +887,11 @@ class Machine:
         elif code in (UC_ERR_FETCH_UNMAPPED, UC_ERR_FETCH_PROT) and pc >= 0xF0000000 and self.ipsr():
             # Armv6-M model: the EXC_RETURN branch surfaces as a fetch fault
             self._exception_return(pc | 1)
+        elif code in (UC_ERR_FETCH_UNMAPPED, UC_ERR_FETCH_PROT, UC_ERR_INSN_INVALID,
+                      UC_ERR_EXCEPTION) and _execute_never(pc):
+            # The default memory map marks the Peripheral, Device and System regions
+            # Execute Never (Armv7-M B3.1): a MemManage fault (IACCVIOL) on Armv7-M/v8-M.
+            self._fault(N.MEMMANAGE, N.CFSR_IACCVIOL, pc, None)
         elif code in (UC_ERR_FETCH_UNMAPPED, UC_ERR_FETCH_PROT):
             # A branch to a bad address: the fault is taken at the target address.
             self._fault(N.BUSFAULT, N.CFSR_IBUSERR, pc, None)
@@ -933,6 +942,12 @@ class _Offset:
 
     def write(self, off, size, value):
         self.dev.write(off + self.delta, size, value)
+
+
+def _execute_never(addr: int) -> bool:
+    """XN regions of the default memory map: Peripheral 0x40000000-0x5FFFFFFF, Device
+    0xA0000000-0xDFFFFFFF, System 0xE0000000- (Armv7-M ARM B3.1, Table B3-1)."""
+    return 0x40000000 <= addr < 0x60000000 or addr >= 0xA0000000
 
 
 def _round_up(n: int) -> int:

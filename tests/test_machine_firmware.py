@@ -246,6 +246,7 @@ def test_dwt(tmp_path, target):
     ("fault_bus", ALL),
     ("fault_div0", V7),
     ("fault_dsp_on_m0", ["cortex-m0plus"]),
+    ("fault_xn", ALL),        # execute-never region: MemManage (IACCVIOL) / HardFault on v6-M
 ]))
 def test_caught_fault(tmp_path, program, target):
     """Faults the firmware handles itself: it checks the syndrome and resumes."""

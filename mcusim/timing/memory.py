@@ -590,20 +590,31 @@ class MemoryModel:
         write = access == UC_MEM_WRITE
         dc = src.dcache
         if dc is not None:
+            # RAM behind an L1 D-cache (M7): a miss fills a whole line over the region's
+            # bus, line / width beats of (1 + wait states) cycles; the critical word comes
+            # first (its 1 cycle is in the core timing) and the fill blocks the next
+            # access; a dirty eviction writes the same beats back. Flash behind the ART or
+            # the L1: the miss costs the flash access (ws), as modelled since the start.
+            if src.kind == "flash":
+                fill, evict = src.rd_ws, src.wr_ws
+            else:
+                beats = max(1, dc.line // src.granule)
+                fill = src.rd_ws + (beats - 1) * (1 + src.rd_ws)
+                evict = beats * (1 + src.wr_ws)
             if write:
                 if src.write_through or not dc.write_allocate:
                     dc.access(addr, True) if dc.contains(addr) else None
                     st = src.wr_ws
                 else:
                     hit, wb = dc.access(addr, True)
-                    st = 0 if hit else src.rd_ws
+                    st = 0 if hit else fill
                     if wb:
-                        st += src.wr_ws
+                        st += evict
             else:
                 hit, wb = dc.access(addr, False)
-                st = 0 if hit else src.rd_ws
+                st = 0 if hit else fill
                 if wb:
-                    st += src.wr_ws
+                    st += evict
         else:
             st = src.wr_ws if write else src.rd_ws
         if st:
