@@ -32,7 +32,6 @@ ERRORS = {10: "the runtime rejected the model as malformed",
           12: "the tensor arena does not fit",
           13: "input size does not match the model's input tensor",
           14: "the model does not fit in the model slot"}
-STACK_PAINT = 0xCD
 
 
 def firmware_dir() -> Path:
@@ -176,20 +175,9 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
     _write_init(m, fw, "mcusim_input_len", len(input_bytes).to_bytes(4, "little"))
     cfg = [1 if protocol_input is not None else 0, max(1, count), max(0, warmup), int(m.clock_hz)]
     _write_init(m, fw, "mcusim_config", b"".join(v.to_bytes(4, "little") for v in cfg))
-    st_lo, st_hi = fw.symbol("__stack_limit"), fw.symbol("__stack_top")
-    if st_lo is not None and st_hi is not None:
-        sr, slo = m.region_at(st_lo)
-        if sr is None or st_hi > slo + sr.size:
-            raise UserError(f"{Path(path).name}: its stack (0x{st_lo:08x}-0x{st_hi:08x}) lies outside "
-                            f"the RAM of {mcu.name}")
-        m.write_memory(st_lo, bytes([STACK_PAINT]) * (st_hi - st_lo))
     m.reset()
     m.run(max_cycles=max_cycles, timeout=timeout, progress=progress)
 
-    if st_lo is not None and st_hi is not None:
-        stack = m.read_memory(st_lo, st_hi - st_lo)
-        used = next((i for i, b in enumerate(stack) if b != STACK_PAINT), len(stack))
-        m.stack_peak = len(stack) - used
     if m.outcome == "exit" and m.exit_code in ERRORS and m.simdev.error:
         raise UserError(_runtime_error(m, name, model, arena_cap))
 

@@ -206,6 +206,9 @@ class Machine:
                 self._mmio(cur, hi - cur, _Offset(Unmodelled(self, p), cur - p.base))
 
     # ------------------------------------------------------------------ loading
+    STACK_PAINT = 0xCD
+    _STACK_SYMBOLS = (("__stack_limit", "__stack_top"), ("__StackLimit", "__StackTop"))
+
     def load(self, fw: Firmware) -> None:
         self.fw = fw
         for seg in fw.segments:
@@ -214,6 +217,27 @@ class Machine:
                 self.uc.mem_write(seg.paddr, seg.data)
             if seg.memsz:
                 self._check_range(seg.vaddr, seg.memsz, fw.path, "address")
+        # The stack's high-water mark: paint the stack the ELF declares, look after the run.
+        self.stack_range = None
+        for lo_name, hi_name in self._STACK_SYMBOLS:
+            lo, hi = fw.symbol(lo_name), fw.symbol(hi_name)
+            if lo is not None and hi is not None and 0 < hi - lo <= 1 << 20:
+                r, rlo = self.region_at(lo)
+                if r is None or hi > rlo + r.size:
+                    raise UserError(f"{fw.path}: its stack (0x{lo:08x}-0x{hi:08x}) lies outside "
+                                    f"the RAM of {self.mcu.name}")
+                self.uc.mem_write(lo, bytes([self.STACK_PAINT]) * (hi - lo))
+                self.stack_range = (lo, hi)
+                break
+
+    def measure_stack(self) -> int | None:
+        """Bytes of the declared stack the firmware touched (None without a declaration)."""
+        if self.stack_range is None:
+            return None
+        lo, hi = self.stack_range
+        data = bytes(self.uc.mem_read(lo, hi - lo))
+        untouched = next((i for i, b in enumerate(data) if b != self.STACK_PAINT), len(data))
+        return (hi - lo) - untouched
 
     def _check_range(self, addr: int, size: int, path: str, what: str) -> None:
         r, lo = self.region_at(addr)
@@ -751,6 +775,7 @@ class Machine:
         self.env.run(until=proc)
         if self.memory_model is not None and hasattr(self.memory_model, "finish"):
             self.memory_model.finish()
+        self.stack_peak = self.measure_stack()
         self.host_seconds = time.perf_counter() - t0
         self.host_outside_cpu = self.host_seconds - self.host_in_cpu
         self.semihost.close()

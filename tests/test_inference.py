@@ -138,3 +138,34 @@ def test_unsupported_operator_and_float_model_are_refused(tmp_path):
         assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and msg in lines[0], lines
+
+
+def test_cli_input_output_npy(tmp_path):
+    import subprocess
+    data = builtin_model_bytes("kws")
+    model = read_model(data)
+    x = np.random.default_rng(3).integers(-128, 128, model.input_tensors[0].shape, dtype=np.int8)
+    np.save(tmp_path / "x.npy", x)
+    r = subprocess.run([sys.executable, "-m", "mcusim", "infer", "kws", "--input", str(tmp_path / "x.npy"),
+                        "--output", str(tmp_path / "y.npy"), "--json", str(tmp_path / "r.json")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    y = np.load(tmp_path / "y.npy")
+    assert np.array_equal(y, tflm(data, model, x.tobytes()))
+    import hashlib
+    import json
+    rec = json.loads((tmp_path / "r.json").read_text())
+    assert rec["output_sha256"] == hashlib.sha256(y.tobytes()).hexdigest()
+    for key in ("model", "kernels", "output_sha256", "mcu", "core", "clock_hz", "mode", "outcome",
+                "exit_code", "cycles", "instructions", "seconds", "energy_j", "avg_power_w", "stdout",
+                "fault", "functions", "layers", "power_states", "memory"):
+        assert key in rec, key
+    # float input is quantized with the input tensor's scale and zero point
+    t = model.input_tensors[0]
+    xf = (x.astype(np.float32) - t.zero_point) * t.scale
+    np.save(tmp_path / "xf.npy", xf)
+    r = subprocess.run([sys.executable, "-m", "mcusim", "infer", "kws", "--input", str(tmp_path / "xf.npy"),
+                        "--output", str(tmp_path / "yf.npy")], capture_output=True, text=True, cwd=ROOT,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.load(tmp_path / "yf.npy"), y)
