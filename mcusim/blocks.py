@@ -237,6 +237,28 @@ class BlockCoster:
     def _block_changed(self, addr: int, b) -> None:
         pass
 
+    def loop_iterations(self, addr: int, cycles: int) -> None:
+        """A spin-wait fast-forwarded over `cycles` (already charged): when the block at
+        `addr` is a loop on itself (its last instruction branches to its start), count the
+        iterations it would have run, so instruction counts stay right."""
+        b = self.blocks.get(addr)
+        if b is None:
+            return
+        insns = self._decode(addr, b[3] - addr)
+        if not insns or not insns[-1].mnemonic.startswith(("b", "cb")):
+            return
+        ops = insns[-1].operands
+        if not ops or ops[-1].type != C.ARM_OP_IMM or ops[-1].imm != addr:
+            return
+        cost = b[1] + b[2]
+        if cost <= 0:
+            return
+        self._count_iterations(addr, b, cycles // cost)
+
+    def _count_iterations(self, addr: int, b, it: int) -> None:
+        b[0] += it
+        b[6] += it
+
     def charge_current(self, addr, d: int) -> None:
         """Dynamic stall cycles (detailed memory model) of the block now executing: added
         to the clock, to that block's charged cycles and to the current call-tree node."""
@@ -606,6 +628,11 @@ class NativeCoster(BlockCoster):
         i = self._index.get(addr)
         if i is not None:
             self._sync(i, b)
+
+    def _count_iterations(self, addr: int, b, it: int) -> None:
+        e = self._table[self._index[addr]]
+        e.count += it
+        e.taken += it
 
     def charge_current(self, addr, d: int) -> None:
         st = self._st

@@ -76,7 +76,8 @@ class _Scheduled:
 class Machine:
     def __init__(self, mcu, *, clock_mhz: float | None = None, mode: str = "fast",
                  uart_input: bytes = b"", semihost_dir: str | None = None,
-                 stdout=None, stderr=None, warn=None, timing=None, profile: bool = False):
+                 stdout=None, stderr=None, warn=None, timing=None, profile: bool = False,
+                 skip_spin_waits: bool = True):
         self.mcu = mcu
         self.core = mcu.core
         self.mode = mode
@@ -106,6 +107,9 @@ class Machine:
         self.uarts: list = []
         self.uart_host = None         # a live serial link (mcusim serve)
         self._quiet_pending = 0       # scheduled events that cannot wake the core
+        self._poll_key, self._poll_n = None, 0
+        self.skip_spin_waits = skip_spin_waits
+        self.spin_cycles = 0          # cycles of fast-forwarded spin-waits on status flags
         self.slice_hooks: list = []   # f(t0, t1) -> extra CPU stall cycles, after each slice
         self.peripherals: dict[str, object] = {}
         self.flash_acr = None
@@ -356,6 +360,33 @@ class Machine:
         if ev.at < self.deadline:
             self.deadline = ev.at
         return ev
+
+    def poll(self, key: str, value: int, ready_at: int | None) -> bool:
+        """A status-register read that is not ready yet (`value`), whose state changes at
+        cycle `ready_at`. When the same code has read the same value from it several times
+        in a row, the firmware is spin-waiting: advance the clock to the change (or to the
+        next event, whichever is first), as the loop would. Cycles and energy stay those
+        of the loop; the skipped iterations are not counted as instructions. Returns True
+        when the clock moved (the caller re-reads its state)."""
+        if not self.skip_spin_waits:
+            return False
+        pc = self.uc.reg_read(A.UC_ARM_REG_PC)
+        k = (key, pc, value)
+        if k != self._poll_key:
+            self._poll_key, self._poll_n = k, 1
+            return False
+        self._poll_n += 1
+        if self._poll_n < 4 or ready_at is None:
+            return False
+        self._poll_n = 0
+        now = self.now_precise()
+        target = min(int(ready_at), self.deadline)
+        if target <= now:
+            return False
+        self.coster.charge_current(pc & ~1, target - now)
+        self.coster.loop_iterations(pc & ~1, target - now)
+        self.spin_cycles += target - now
+        return True
 
     def can_be_woken(self) -> bool:
         """Some pending SimPy event (timer, peripheral, bus master) may raise an interrupt."""

@@ -104,6 +104,9 @@ class SysTick:
         if off == SYST_CSR:
             v = self.ctrl | (0x10000 if self.countflag else 0)
             self.countflag = False
+            if not v & 0x10000 and self.event is not None:
+                # a wait for COUNTFLAG: set by the wrap event at the next block boundary
+                self.m.poll("SYST_CSR", v, self.event.at)
             return v
         if off == SYST_RVR:
             return self.load

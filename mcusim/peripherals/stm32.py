@@ -236,7 +236,14 @@ class Stm32Usart(Peripheral):
         if off == ISR:
             if self.cr1 & CR1_RE:
                 self._pull_host()
-            return self._isr(self.m.now_precise())
+            now = self.m.now_precise()
+            v = self._isr(now)
+            if not v & ISR_TXE or not v & ISR_TC:
+                # a transmit wait: TXE then TC change at known cycles
+                ready = self.tdr_free_at if not v & ISR_TXE else self.shift_free_at
+                if self.m.poll(self.name + ".ISR", v, ready):
+                    v = self._isr(self.m.now_precise())
+            return v
         if off == RDR:
             if self.rx:
                 c = self.rx.pop(0)
@@ -353,7 +360,11 @@ class Stm32BasicTimer(Peripheral):
 
     def read_word(self, off: int) -> int:
         now = self.m.now_precise()
-        return {TCR1: self.cr1, TDIER: self.dier, TSR: self.sr, TCNT: self._cnt(now),
+        if off == TSR and not self.sr & 1 and self.event is not None:
+            # a wait for the update flag: it is set by the update event (at the next
+            # block boundary after the clock reaches it)
+            self.m.poll(self.name + ".SR", self.sr, self.event.at)
+        return {TCR1: self.cr1, TDIER: self.dier, TSR: self.sr, TCNT: self._cnt(self.m.now_precise()),
                 TPSC: self.psc, TARR: self.arr}.get(off, 0)
 
     def write_word(self, off: int, value: int, mask: int = 0xFFFFFFFF) -> None:
