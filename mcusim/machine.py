@@ -109,6 +109,7 @@ class Machine:
         self._quiet_pending = 0       # scheduled events that cannot wake the core
         self._poll_key, self._poll_n = None, 0
         self.skip_spin_waits = skip_spin_waits
+        self.stack_range = None       # (low, high) of the stack the ELF declares
         self.spin_cycles = 0          # cycles of fast-forwarded spin-waits on status flags
         self.slice_hooks: list = []   # f(t0, t1) -> extra CPU stall cycles, after each slice
         self.peripherals: dict[str, object] = {}

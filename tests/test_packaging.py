@@ -68,3 +68,11 @@ def test_installed_console_script_runs_firmware(installed):
     assert "hello" in r.stdout
     r = run_outside(installed, "-m", "mcusim", "list")
     assert r.returncode == 0 and "stm32l4r5" in r.stdout
+
+
+def test_installed_bench_runs(installed):
+    r = run_outside(installed, "-m", "mcusim", "bench", "--models", "ad")
+    assert r.returncode == 0, r.stderr
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("ad ")][0]
+    latency_ms, energy_uj = float(line.split()[1]), float(line.split()[4])
+    assert 1 < latency_ms < 100 and energy_uj > 0
