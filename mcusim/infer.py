@@ -35,14 +35,13 @@ ERRORS = {10: "the runtime rejected the model as malformed",
 
 
 def firmware_dir() -> Path:
-    try:
-        from importlib.resources import files
-        p = Path(str(files("mcusim._firmware")))
-        if p.is_dir() and any(p.glob("*/*.elf")):
-            return p
-    except Exception:
-        pass
-    return Path(__file__).resolve().parent.parent / "firmware_images" / "prebuilt"
+    """The prebuilt images: shipped in the wheel as mcusim/_firmware, or the checkout's
+    firmware_images/prebuilt."""
+    here = Path(__file__).resolve().parent
+    installed = here / "_firmware"
+    if installed.is_dir() and any(installed.glob("*/*.elf")):
+        return installed
+    return here.parent / "firmware_images" / "prebuilt"
 
 
 def image_path(core_name: str, kernels: str) -> Path:

@@ -53,7 +53,8 @@ def test_installed_package_has_catalogs_and_firmware(installed):
         "cat = c.list_catalog(); names = [n for n, _ in cat['mcus']];"
         "assert {'stm32l4r5','stm32g0b1','stm32h7a3','stm32u585','generic-m4'} <= set(names), names;"
         "m = c.load_mcu('stm32l4r5'); assert m.core.name == 'cortex-m4f';"
-        "assert 'site-packages' in str(i.firmware_dir()), i.firmware_dir();"
+        "fd = i.firmware_dir(); assert fd.name == '_firmware' and 'site-packages' in str(fd), fd;"
+        "assert (fd / 'cortex-m4f' / 'infer-opt.elf').exists();"
         "assert (pathlib.Path(mcusim.__file__).parent / '_native' / 'blockhook.c').exists();"
         "print('ok')"
     )
