@@ -416,14 +416,15 @@ class BlockCoster:
 
 
 def _load_timing(core):
-    try:
-        from mcusim.timing.core import CoreTiming
-    except Exception:
+    """The core's timing model (cores/<name>.toml [timing]); a core without a [timing]
+    table is costed one cycle per instruction, and says so."""
+    from mcusim.timing.core import CoreTiming
+    if "timing" not in core.raw:
+        import sys
+        print(f"mcusim: warning: core {core.name} has no [timing] table: one cycle per "
+              "instruction", file=sys.stderr)
         return None
-    try:
-        return CoreTiming(core.name)
-    except Exception:
-        return None
+    return CoreTiming(core.name)
 
 
 # ---------------------------------------------------------------------- native path

@@ -62,11 +62,19 @@ def test_installed_package_has_catalogs_and_firmware(installed):
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr
 
 
-def test_installed_console_script_runs_firmware(installed):
-    hello = ROOT / "firmware_images" / "prebuilt" / "cortex-m4f" / "hello.elf"
-    r = run_outside(installed, "-m", "mcusim", "run", str(hello))
+def test_installed_console_script_runs_firmware(installed, tmp_path):
+    import json
+    hello = ROOT / "firmware_images" / "prebuilt" / "cortex-m4f" / "nvic.elf"
+    r = run_outside(installed, "-m", "mcusim", "run", str(hello), "--json", str(tmp_path / "i.json"))
     assert r.returncode == 0, r.stderr
-    assert "hello" in r.stdout
+    assert "nvic: PASS" in r.stdout
+    # the installed copy uses the same timing, memory and power models as the checkout
+    src = subprocess.run([sys.executable, "-m", "mcusim", "run", str(hello), "--json", str(tmp_path / "s.json")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert src.returncode == 0, src.stderr
+    a, b = (json.loads((tmp_path / n).read_text()) for n in ("i.json", "s.json"))
+    assert (a["cycles"], a["energy_j"]) == (b["cycles"], b["energy_j"])
+    assert a["cycles"] != a["instructions"]
     r = run_outside(installed, "-m", "mcusim", "list")
     assert r.returncode == 0 and "stm32l4r5" in r.stdout
 

@@ -61,16 +61,9 @@ _ALIASES = {
 
 
 def _cores_dirs() -> list[pathlib.Path]:
-    dirs = []
-    try:
-        import importlib.resources as ir
-        cand = pathlib.Path(str(ir.files("mcusim._cores")))
-        if cand.is_dir():
-            dirs.append(cand)
-    except (ModuleNotFoundError, TypeError, ValueError):
-        pass
-    dirs.append(pathlib.Path(__file__).resolve().parents[2] / "cores")
-    return dirs
+    # the same resolution as every catalog (installed package data first, then the checkout)
+    from mcusim.catalog import catalog_dirs
+    return [pathlib.Path(catalog_dirs()["cores"]), pathlib.Path(__file__).resolve().parents[2] / "cores"]
 
 
 def _deep_merge(base: dict, child: dict) -> dict:
