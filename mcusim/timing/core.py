@@ -67,13 +67,9 @@ def _cores_dirs() -> list[pathlib.Path]:
 
 
 def _deep_merge(base: dict, child: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in child.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
+    """The catalogs' merge (child wins, tables merged recursively)."""
+    from mcusim.catalog import _deep_merge as merge
+    return merge(copy.deepcopy(base), child)
 
 
 def _read_timing_file(path: pathlib.Path) -> dict:
