@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 import simpy
-from unicorn import (UC_ARCH_ARM, UC_HOOK_BLOCK, UC_HOOK_INTR, UC_HOOK_MEM_INVALID,
+from unicorn import (UC_ARCH_ARM, UC_HOOK_INTR, UC_HOOK_MEM_INVALID,
                      UC_MODE_THUMB, UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, Uc, UcError)
 from unicorn import arm_const as A
 from unicorn.unicorn_const import (UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNMAPPED,
@@ -440,7 +440,9 @@ class Machine:
         self._end("limit", reason=why)
 
     def cpacr_changed(self, value: int) -> None:
-        pass
+        """CPACR is kept for reads; Unicorn's M-profile models have the FPU enabled and
+        expose no CPACR to gate it, so FP code before CP10/CP11 are enabled runs instead
+        of raising NOCP (a known gap, in the README)."""
 
     def div0_trap(self, on: bool) -> None:
         self._div0_trap = on
@@ -582,7 +584,7 @@ class Machine:
         # Tail-chain: a pending exception that beats the context being returned to runs
         # next without unstacking (B1.5.12); costs the tail-chain latency only.
         hp = self.exc.highest_pending()
-        if hp is not None and hp[1] < self._exec_priority_after_return(to_thread):
+        if hp is not None and hp[1] < self._exec_priority():
             vec = self._vector(hp[0])
             self.exc.pending[hp[0]] = False
             self.exc.active[hp[0]] = True
@@ -646,10 +648,6 @@ class Machine:
         if to_thread and self.scs.scr & SCR_SLEEPONEXIT:
             self._stop_flag = True
             self._sleep_request = True
-
-    def _exec_priority_after_return(self, to_thread: bool) -> int:
-        p = self._exec_priority()
-        return p
 
     # ------------------------------------------------------------------ faults
     def _fault(self, kind: int, cfsr_bit: int, pc: int, address: int | None) -> None:
@@ -815,7 +813,6 @@ class Machine:
 
     def _cpu(self):
         env = self.env
-        uc = self.uc
         while self.outcome is None:
             if self.sleeping:
                 if self.exc.any_pending_enabled():

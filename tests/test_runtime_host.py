@@ -469,7 +469,6 @@ def _softmax_case(rng, shape, beta, in_scale):
 
 def _quant_case(rng, kind, shape):
     n = Net()
-    S = n.S
     if kind == "f2i":
         x = n.tensor(shape, np.float32)
         y = n.tensor(shape, np.int8, 0.05, 7)

@@ -359,7 +359,6 @@ class Stm32BasicTimer(Peripheral):
         self._reschedule(at)
 
     def read_word(self, off: int) -> int:
-        now = self.m.now_precise()
         if off == TSR and not self.sr & 1 and self.event is not None:
             # a wait for the update flag: it is set by the update event (at the next
             # block boundary after the clock reaches it)
