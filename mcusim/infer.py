@@ -22,6 +22,7 @@ from mcusim.tflite import ModelError, read_model
 # firmware image target per core (images built by firmware_images/Makefile)
 IMAGE_TARGET = {
     "cortex-m0plus": "cortex-m0plus",
+    "cortex-m3": "cortex-m3",
     "cortex-m4f": "cortex-m4f",
     "cortex-m7f": "cortex-m7f",
     "cortex-m33": "cortex-m33",
@@ -53,8 +54,8 @@ def image_path(core_name: str, kernels: str) -> Path:
         raise UserError(f"unknown kernel set {kernels!r} (ref or opt)")
     p = firmware_dir() / target / f"infer-{kernels}.elf"
     if not p.exists():
-        if kernels == "opt" and target == "cortex-m0plus":
-            raise UserError("the Cortex-M0+ image has only the ref kernels (no DSP extension); "
+        if kernels == "opt" and target in ("cortex-m0plus", "cortex-m3"):
+            raise UserError(f"the {target} image has only the ref kernels (no DSP extension); "
                             "use --kernels ref")
         raise UserError(f"inference image {p} is missing (make -C firmware_images)")
     return p

@@ -24,7 +24,7 @@ from mcusim.tflite import read_model  # noqa: E402
 from mcusim.tflite.builtin import builtin_model_bytes  # noqa: E402
 
 MCUS = [("stm32l4r5", "ref"), ("stm32l4r5", "opt"), ("stm32g0b1", "ref"), ("stm32h7a3", "ref"),
-        ("stm32h7a3", "opt"), ("stm32u585", "ref"), ("stm32u585", "opt")]
+        ("stm32h7a3", "opt"), ("stm32u585", "ref"), ("stm32u585", "opt"), ("generic-m3", "ref")]
 MODELS = ["kws", "vww", "ic", "ad"]
 SOURCES = ["builtin", "reference"]
 
@@ -169,3 +169,19 @@ def test_cli_input_output_npy(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert np.array_equal(np.load(tmp_path / "yf.npy"), y)
+
+
+def test_every_catalog_mcu_runs_inference():
+    """Any int8 .tflite on any catalog MCU: the default kernels of each runs the AD model
+    bit-exactly."""
+    from mcusim.catalog import list_catalog
+    from mcusim.cli import default_kernels
+    spec, data = model_bytes("builtin", "ad")
+    model = read_model(data)
+    inp = inputs(model, 1, 5)[0]
+    ref = tflm(data, model, inp)
+    names = [n for n, _ in list_catalog()["mcus"]]
+    assert len(names) >= 9
+    for name in names:
+        r = run_inference("ad", name, kernels=default_kernels(name), input_bytes=inp, power=False)
+        assert np.array_equal(r.output, ref), name

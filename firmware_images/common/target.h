@@ -34,9 +34,13 @@
 #define CONSOLE_AF 1
 #define UNMAPPED_ADDR 0x60000000u
 
-#elif defined(TARGET_CORTEX_M4F)
-/* STM32L4R5 (RM0432) */
+#elif defined(TARGET_CORTEX_M4F) || defined(TARGET_CORTEX_M3)
+/* STM32L4R5 (RM0432); the cortex-m3 target (generic-m3, no FPU/DSP) shares its map */
+#if defined(TARGET_CORTEX_M3)
+#define TARGET_NAME "cortex-m3"
+#else
 #define TARGET_NAME "cortex-m4f"
+#endif
 #define MCU_NUM_IRQ 96                      /* 95 on the part */
 #define MCU_PRIO_BITS 4
 #define CONSOLE_BASE 0x40008000u            /* LPUART1 */
@@ -96,7 +100,7 @@
 #define UNMAPPED_ADDR 0x60000000u
 
 #else
-#error "define one of TARGET_CORTEX_M0PLUS, TARGET_CORTEX_M4F, TARGET_CORTEX_M7F, TARGET_CORTEX_M33"
+#error "define one of TARGET_CORTEX_M0PLUS, TARGET_CORTEX_M3, TARGET_CORTEX_M4F, TARGET_CORTEX_M7F, TARGET_CORTEX_M33"
 #endif
 
 #define MCU_PRIO_MASK ((uint8_t)(0xFFu << (8 - MCU_PRIO_BITS)))
