@@ -710,7 +710,40 @@ class Machine:
         f.lr = lr
         if lr is not None and lr < 0xF0000000:
             chain.append((lr & ~1, fw.function_at(lr)))
+        chain += self._stack_return_addresses(getattr(self, "_fault_sp", None), fw,
+                                              skip={a for a, _ in chain}, limit=4)
         f.call_chain = chain
+
+    def _stack_return_addresses(self, sp, fw, skip=(), limit=4) -> list:
+        """Callers further up: words on the faulting context's stack that are return
+        addresses, i.e. Thumb addresses inside a function right after a BL/BLX (a
+        heuristic, as debuggers' stack scans without unwind tables)."""
+        out = []
+        if sp is None:
+            return out
+        try:
+            words = bytes(self.uc.mem_read(sp, 256))
+        except UcError:
+            return out
+        for i in range(0, len(words), 4):
+            v = int.from_bytes(words[i:i + 4], "little")
+            a = v & ~1
+            if not v & 1 or a in skip or fw.function_at(a) is None:
+                continue
+            try:
+                prev = bytes(self.uc.mem_read(a - 4, 4))
+            except UcError:
+                continue
+            hw1 = int.from_bytes(prev[:2], "little")
+            hw2 = int.from_bytes(prev[2:], "little")
+            bl = (hw1 & 0xF800) == 0xF000 and (hw2 & 0xD000) in (0xD000, 0xC000)
+            blx_reg = (hw2 & 0xFF87) == 0x4780
+            if bl or blx_reg:
+                out.append((a, fw.function_at(a)))
+                skip = set(skip) | {a}
+                if len(out) >= limit:
+                    break
+        return out
 
     # ------------------------------------------------------------------ hooks
     def _install_hooks(self) -> None:
@@ -767,6 +800,7 @@ class Machine:
 
     def _record_lr(self) -> None:
         self._fault_lr = self.uc.reg_read(A.UC_ARM_REG_LR)
+        self._fault_sp = self.uc.reg_read(A.UC_ARM_REG_SP)
 
     def _semihost(self, pc: int) -> None:
         uc = self.uc
