@@ -51,11 +51,19 @@ class BlockCoster:
         self._last_access = (None, -1)
         self._div_sites: dict[int, tuple] = {}
         self._plans: dict[int, list] = {}
+        self._prefixes: dict[int, list] = {}
         self._retranslate: list = []
         self._dummy = [0, 0, 0, -1, 0, 0, 0, -1, 0, 0]
         self.prev = self._dummy
         self.cycles = 0
         self.deadline = 0
+        self.core_total = 0          # running sums: core issue cycles, taken-branch refills
+        self.branch_total = 0
+
+    def cause_snapshot(self) -> tuple[int, int]:
+        """(core, branch) cycles so far: the difference of two snapshots splits an
+        interval (a layer) by cause."""
+        return self.core_total, self.branch_total
 
     def install(self, uc) -> None:
         uc.hook_add(UC_HOOK_BLOCK, self.hook_block)
@@ -89,8 +97,10 @@ class BlockCoster:
             c += p[2]
             p[6] += 1
             p[9] += p[2]
+            self.branch_total += p[2]
         b[0] += 1
         b[9] += b[1]
+        self.core_total += b[1] - b[8]
         self.cycles = c + b[1]
         self.prev = b
         if self.prof:
@@ -184,6 +194,8 @@ class BlockCoster:
         b[0] += it
         b[6] += it
         b[9] += cycles
+        self.core_total += it * (b[1] - b[8])
+        self.branch_total += it * b[2]
 
     # ------------------------------------------------------------------ costing
     def _new_block(self, addr: int, size: int) -> list:
@@ -258,6 +270,8 @@ class BlockCoster:
     def _count_iterations(self, addr: int, b, it: int) -> None:
         b[0] += it
         b[6] += it
+        self.core_total += it * (b[1] - b[8])
+        self.branch_total += it * b[2]
 
     def charge_current(self, addr, d: int) -> None:
         """Dynamic stall cycles (detailed memory model) of the block now executing: added
@@ -305,7 +319,9 @@ class BlockCoster:
             if signed:
                 a = a - (1 << 32) if a & 0x80000000 else a
                 b = b - (1 << 32) if b & 0x80000000 else b
-            self.cycles += self.timing.div_extra(a, b, signed)
+            extra = self.timing.div_extra(a, b, signed)
+            self.cycles += extra
+            self.core_total += extra         # operand-dependent divide: core cycles
 
     def flush_retranslate(self, uc) -> bool:
         """Drop translated blocks that gained divide hooks; True if any."""
@@ -341,9 +357,22 @@ class BlockCoster:
         self._last_access = (key, idx)
         if idx <= 0:
             return start
-        if self.timing is not None and hasattr(self.timing, "prefix_cycles"):
-            return start + self.timing.prefix_cycles(bytes(m.uc.mem_read(pc, b[3] - pc)), pc, idx)
-        return start + min(idx, b[1])
+        return start + min(self._prefix(pc, b, idx), b[1])
+
+    def _prefix(self, pc: int, b, idx: int) -> int:
+        """Core cycles of the block's first `idx` instructions (the timing model's
+        per-instruction costs; one cycle each without a timing model)."""
+        cum = self._prefixes.get(pc)
+        if cum is None:
+            cum = [0]
+            if self.timing is not None:
+                bc = self.timing.block_cost(bytes(self.m.uc.mem_read(pc, b[3] - pc)), pc)
+                for ins in bc.insns:
+                    cum.append(cum[-1] + ins[4])
+            self._prefixes[pc] = cum
+        if len(cum) > idx:
+            return cum[idx]
+        return idx
 
     def _mem_plan(self, pc: int, insns) -> list:
         """Per block: (index, base reg, pc-relative base value, index reg, shift, disp) of
@@ -431,7 +460,8 @@ def _load_timing(core):
 class _Blk(ctypes.Structure):
     _fields_ = [("addr", ctypes.c_uint32), ("end", ctypes.c_uint32), ("cyc", ctypes.c_uint32),
                 ("extra", ctypes.c_int32), ("flags", ctypes.c_uint32), ("ninsn", ctypes.c_uint32),
-                ("count", ctypes.c_uint64), ("taken", ctypes.c_uint64), ("acc", ctypes.c_uint64)]
+                ("count", ctypes.c_uint64), ("taken", ctypes.c_uint64), ("acc", ctypes.c_uint64),
+                ("core", ctypes.c_uint32), ("pad_", ctypes.c_uint32)]
 
 
 class _State(ctypes.Structure):
@@ -445,7 +475,8 @@ class _State(ctypes.Structure):
                 ("maxnodes", ctypes.c_uint32), ("hmask", ctypes.c_uint32),
                 ("stack", ctypes.POINTER(ctypes.c_uint32)), ("nparent", ctypes.POINTER(ctypes.c_uint32)),
                 ("nfunc", ctypes.POINTER(ctypes.c_uint32)), ("hash", ctypes.POINTER(ctypes.c_uint32)),
-                ("ncycles", ctypes.POINTER(ctypes.c_uint64)), ("ncalls", ctypes.POINTER(ctypes.c_uint64))]
+                ("ncycles", ctypes.POINTER(ctypes.c_uint64)), ("ncalls", ctypes.POINTER(ctypes.c_uint64)),
+                ("core_total", ctypes.c_uint64), ("branch_total", ctypes.c_int64)]
 
 
 _NATIVE_LIB = None
@@ -634,6 +665,8 @@ class NativeCoster(BlockCoster):
         e = self._table[self._index[addr]]
         e.count += it
         e.taken += it
+        self.core_total += it * (b[1] - b[8])
+        self.branch_total += it * b[2]
 
     def charge_current(self, addr, d: int) -> None:
         st = self._st
@@ -647,6 +680,23 @@ class NativeCoster(BlockCoster):
     def _sync(self, i: int, b: list) -> None:
         e = self._table[i]
         e.end, e.cyc, e.extra, e.flags, e.ninsn = b[3] & 0xFFFFFFFF, b[1], b[2], b[5], b[4]
+        e.core = b[1] - b[8]
+
+    @property
+    def core_total(self):
+        return self._st.core_total
+
+    @core_total.setter
+    def core_total(self, v):
+        self._st.core_total = int(v)
+
+    @property
+    def branch_total(self):
+        return self._st.branch_total
+
+    @branch_total.setter
+    def branch_total(self, v):
+        self._st.branch_total = int(v)
 
     def _grow(self) -> None:
         old = [(a, self._table[i].count, self._table[i].taken, self._table[i].acc)
@@ -668,6 +718,8 @@ class NativeCoster(BlockCoster):
         e.count += it
         e.taken += it
         e.acc += cycles
+        self.core_total += it * (b[1] - b[8])
+        self.branch_total += it * b[2]
 
     def clock_changed(self) -> None:
         super().clock_changed()

@@ -330,11 +330,15 @@ def print_layers(rec, out=None):
     out = out or sys.stdout
     total = max(1, sum(r["cycles"] for r in rec["layers"]))
     print(f"  {'#':>3s} {'op':18s} {'shape':44s} {'MACs':>10s} {'cycles':>12s} {'%':>6s} {'MAC/cyc':>7s}"
-          + ("  uJ" if any(r.get("energy_j") for r in rec["layers"]) else ""), file=out)
+          f" {'mem%':>5s} {'br%':>5s}" + ("  uJ" if any(r.get("energy_j") for r in rec["layers"]) else ""),
+          file=out)
     for r in rec["layers"]:
         mpc = r["macs"] / r["cycles"] if r["macs"] and r["cycles"] else 0
+        st = r.get("stalls") or {}
+        cyc = max(1, r["cycles"])
         print(f"  {r['index']:3d} {str(r['op'])[:18]:18s} {str(r['shape'])[:44]:44s} {r['macs'] or 0:10,d} "
               f"{r['cycles']:12,d} {100 * r['cycles'] / total:6.2f} {mpc:7.3f}"
+              f" {100 * st.get('memory', 0) / cyc:5.1f} {100 * st.get('branch', 0) / cyc:5.1f}"
               + (f"  {r['energy_j'] * 1e6:.2f}" if r.get("energy_j") else ""), file=out)
 
 

@@ -220,10 +220,11 @@ def _enrich(rec: dict, m, model, fw, model_bytes: int, count: int) -> None:
     ops = {op.index: op for op in model.operators}
     per: dict[int, dict] = {}
     for row in rec["layers"]:
-        d = per.setdefault(row["index"], {"index": row["index"], "cycles": 0, "n": 0})
+        d = per.setdefault(row["index"], {"index": row["index"], "cycles": 0, "n": 0, "stalls": {}})
         d["cycles"] += row["cycles"]
         d["n"] += 1
-        d["begin_end"] = None
+        for k, v in (row.get("stalls") or {}).items():
+            d["stalls"][k] = d["stalls"].get(k, 0) + v
     layers = []
     for idx in sorted(per):
         d = per[idx]
@@ -231,7 +232,8 @@ def _enrich(rec: dict, m, model, fw, model_bytes: int, count: int) -> None:
         layers.append({"index": idx, "op": op.op if op else None,
                        "shape": op.summary if op else None,
                        "macs": op.macs if op else None,
-                       "cycles": d["cycles"] // max(1, d["n"]), "energy_j": None})
+                       "cycles": d["cycles"] // max(1, d["n"]), "energy_j": None,
+                       "stalls": {k: v // max(1, d["n"]) for k, v in d["stalls"].items()} or None})
     rec["layers"] = layers
     wins = m.simdev.windows
     per_inf = [w.end - w.begin for w in wins if w.end is not None]

@@ -106,6 +106,8 @@ class Machine:
         self.semihost = Semihosting(self, semihost_dir)
         self.uarts: list = []
         self.uart_host = None         # a live serial link (mcusim serve)
+        self._mmio_seq = 0            # MMIO accesses so far (one precise time per access)
+        self._precise_cache = (-1, -1, 0)
         self._quiet_pending = 0       # scheduled events that cannot wake the core
         self._poll_key, self._poll_n = None, 0
         self.skip_spin_waits = skip_spin_waits
@@ -169,10 +171,12 @@ class Machine:
     def _mmio(self, base: int, size: int, dev) -> None:
         def rd(uc, off, sz, ud):
             self._mmio_addr = base + off
+            self._mmio_seq += 1
             return dev.read(off, sz)
 
         def wr(uc, off, sz, val, ud):
             self._mmio_addr = base + off
+            self._mmio_seq += 1
             dev.write(off, sz, val)
 
         self.uc.mmio_map(base, size, rd, None, wr, None)
@@ -312,9 +316,14 @@ class Machine:
 
     def now_precise(self) -> int:
         """The cycle at which the instruction doing the current MMIO access executes."""
-        if self._in_slice:
-            return self.coster.precise_now(self)
-        return self.cycles
+        if not self._in_slice:
+            return self.cycles
+        seq, cyc, val = self._precise_cache
+        if seq == self._mmio_seq and cyc == self.cycles:
+            return val                 # the same access asked again
+        val = self.coster.precise_now(self)
+        self._precise_cache = (self._mmio_seq, self.cycles, val)
+        return val
 
     def seconds(self) -> float:
         return self.cycles_to_seconds(self.now())
@@ -388,6 +397,16 @@ class Machine:
         self.coster.loop_iterations(pc & ~1, target - now)
         self.spin_cycles += target - now
         return True
+
+    def cause_snapshot(self) -> tuple:
+        """(core, branch, exception, sleep, bus) cycles so far; differences over an
+        interval split it by cause, and the rest of its cycles are memory stalls."""
+        core, branch = self.coster.cause_snapshot()
+        # the block now executing is already charged in full: take back the part after
+        # the accessing instruction (its issue cycles), so the snapshot is as of now
+        core -= max(0, self.cycles - self.now_precise())
+        bus = self.system.stats().get("cpu_stall_cycles", 0) if getattr(self, "system", None) else 0
+        return (core, branch, self.exception_cycles, self.sleep_cycles + self.deepsleep_cycles, bus)
 
     def can_be_woken(self) -> bool:
         """Some pending SimPy event (timer, peripheral, bus master) may raise an interrupt."""

@@ -66,11 +66,24 @@ def call_tree(m) -> dict | None:
     return {"inclusive": incl, "calls": calls, "collapsed": collapsed}
 
 
+_CAUSES = ("core", "branch", "exception", "sleep", "bus")
+
+
+def interval_causes(iv) -> dict | None:
+    """Cycles of one interval (a layer) by cause; memory = the rest."""
+    if not iv.causes_begin or not iv.causes_end or iv.end is None:
+        return None
+    d = {k: int(e - b) for k, b, e in zip(_CAUSES, iv.causes_begin, iv.causes_end)}
+    d["memory"] = (iv.end - iv.begin) - sum(d.values())
+    return d
+
+
 def layer_profile(m) -> list[dict]:
     rows = []
     for iv in m.simdev.layers:
         rows.append({"index": iv.index, "op": iv.op, "macs": iv.macs,
-                     "cycles": (iv.end or iv.begin) - iv.begin, "energy_j": None})
+                     "cycles": (iv.end or iv.begin) - iv.begin, "energy_j": None,
+                     "stalls": interval_causes(iv)})
     return rows
 
 

@@ -52,3 +52,19 @@ def test_native_and_python_profiles_identical(tmp_path):
     assert sn == sp
     assert [(r["name"], r["cycles"], r["inclusive_cycles"], r["calls"]) for r in rn["functions"]] == \
            [(r["name"], r["cycles"], r["inclusive_cycles"], r["calls"]) for r in rp["functions"]]
+
+
+def test_layer_cycles_by_cause():
+    sys.path.insert(0, str(ROOT))
+    from mcusim.infer import run_inference
+    for mcu, zero_memory in (("generic-m4", True), ("stm32l4r5", False)):
+        rec = run_inference("ad", mcu, kernels="opt", power=False).record
+        for row in rec["layers"]:
+            st = row["stalls"]
+            assert sum(st.values()) == row["cycles"]
+            assert st["core"] > 0 and st["memory"] >= 0 and st["sleep"] == 0
+            if zero_memory:
+                assert st["memory"] == 0, (mcu, row)
+        if not zero_memory:
+            # flash weights through the ART: the FC layers see memory stalls
+            assert sum(r["stalls"]["memory"] for r in rec["layers"]) > 0

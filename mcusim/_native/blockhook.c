@@ -18,6 +18,8 @@ typedef struct {
     uint64_t count;
     uint64_t taken;
     uint64_t acc;       /* cycles charged to this block (incl. its taken refills) */
+    uint32_t core;      /* the core timing's part of cyc (cyc minus static memory stall) */
+    uint32_t pad_;
 } blk_t;
 
 typedef int (*stop_fn)(void *uc);
@@ -42,6 +44,8 @@ typedef struct {
     uint32_t *stack;         /* pairs: return address, caller node */
     uint32_t *nparent, *nfunc, *hash;  /* node arrays; hash slots hold node ids (0 empty) */
     uint64_t *ncycles, *ncalls;
+    uint64_t core_total;     /* running sums for cycles-by-cause over any interval */
+    int64_t branch_total;
 } state_t;
 
 #define F_SELFLOOP 1u
@@ -144,9 +148,11 @@ void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
         c += (int64_t)p->extra;
         p->taken++;
         p->acc += (int64_t)p->extra;
+        s->branch_total += p->extra;
     }
     b->count++;
     b->acc += b->cyc;
+    s->core_total += b->core;
     s->cycles = c + b->cyc;
     s->prev = i;
     if (s->prof) {

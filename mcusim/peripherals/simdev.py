@@ -18,6 +18,8 @@ class Interval:
     end: int | None = None
     instr_begin: int = 0
     instr_end: int = 0
+    causes_begin: tuple = ()
+    causes_end: tuple = ()
 
 
 class SimDevice:
@@ -53,12 +55,14 @@ class SimDevice:
             self.next_macs = value
         elif off == 0x004:
             iv = Interval(value, self.next_op, self.next_macs, m.now_precise())
+            iv.causes_begin = m.cause_snapshot()
             self._open_layers[value] = iv
             m.mark_event("layer_begin", iv)
         elif off == 0x008:
             iv = self._open_layers.pop(value, None)
             if iv is not None:
                 iv.end = m.now_precise()
+                iv.causes_end = m.cause_snapshot()
                 self.layers.append(iv)
                 m.mark_event("layer_end", iv)
         elif off == 0x014:
