@@ -21,8 +21,9 @@ from unicorn import arm_const as A
 
 UNTIL = 0xFFFFFFFE
 
-# block record fields (a list, for speed in the hook)
-COUNT, CYC, EXTRA, END, NINSN, FLAGS, TAKEN, ADDR, FETCH, ACC = range(10)
+# A block record is a list (for speed in the hook), indexed:
+#  0 count  1 cost (fall-through)  2 extra when taken  3 end address  4 instructions
+#  5 flags  6 taken count  7 start address  8 static memory stall  9 cycles charged
 F_SELFLOOP, F_UNMASK, F_CALL = 1, 2, 4
 PROF_MAX_NODES = 1 << 16
 PROF_MAX_DEPTH = 256
@@ -701,7 +702,6 @@ class NativeCoster(BlockCoster):
     def _grow(self) -> None:
         old = [(a, self._table[i].count, self._table[i].taken, self._table[i].acc)
                for a, i in self._index.items()]
-        prev_addr = None
         self._alloc(self._slots * 4)
         self._index = {}
         for a, count, taken, acc in old:
@@ -709,7 +709,6 @@ class NativeCoster(BlockCoster):
             self._index[a] = i
             self._sync(i, self.blocks[a])
             self._table[i].count, self._table[i].taken, self._table[i].acc = count, taken, acc
-        del prev_addr
         self._st.prev = 0
 
     def _add_iterations(self, b, it: int, cycles: int) -> None:

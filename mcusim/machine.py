@@ -125,7 +125,6 @@ class Machine:
         self.state_log: list[tuple[int, str]] = [(0, "run")]
         self.exception_cycles = 0
         self.exceptions_taken = 0
-        self.marks: list = []
 
         # outcome
         self.outcome: str | None = None
@@ -1018,9 +1017,6 @@ class Machine:
             return False
         # Thumb-2 coprocessor space: 111x 11xx xxxx xxxx, coprocessor field in hw2[11:8]
         return (hw & 0xEC00) == 0xEC00 and ((hw2 >> 8) & 0xE) == 0xA
-
-    def mark_event(self, kind: str, iv) -> None:
-        self.marks.append((kind, iv))
 
     # ------------------------------------------------------------------ results
     @property

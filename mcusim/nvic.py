@@ -132,6 +132,3 @@ class ExceptionState:
 
     def active_count(self) -> int:
         return sum(1 for n in range(1, self.count) if self.active[n])
-
-    def vectactive_rettobase(self, ipsr: int) -> tuple[int, bool]:
-        return ipsr, self.active_count() <= 1

@@ -16,8 +16,6 @@ class Interval:
     macs: int
     begin: int
     end: int | None = None
-    instr_begin: int = 0
-    instr_end: int = 0
     causes_begin: tuple = ()
     causes_end: tuple = ()
 
@@ -57,24 +55,20 @@ class SimDevice:
             iv = Interval(value, self.next_op, self.next_macs, m.now_precise())
             iv.causes_begin = m.cause_snapshot()
             self._open_layers[value] = iv
-            m.mark_event("layer_begin", iv)
         elif off == 0x008:
             iv = self._open_layers.pop(value, None)
             if iv is not None:
                 iv.end = m.now_precise()
                 iv.causes_end = m.cause_snapshot()
                 self.layers.append(iv)
-                m.mark_event("layer_end", iv)
         elif off == 0x014:
             iv = Interval(value, 0, 0, m.now_precise())
             self._open_windows[value] = iv
-            m.mark_event("window_begin", iv)
         elif off == 0x018:
             iv = self._open_windows.pop(value, None)
             if iv is not None:
                 iv.end = m.now_precise()
                 self.windows.append(iv)
-                m.mark_event("window_end", iv)
         elif off == 0x01C:
             self.arena_bytes = value
         elif off == 0x02C:

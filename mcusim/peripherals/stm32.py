@@ -81,8 +81,6 @@ class Stm32Rcc(_RegisterFile):
             v = (v & ~(swmask << self.fam["sws_shift"])) | (sw << self.fam["sws_shift"])
             self.regs[off] = v
             self._apply_clock()
-        elif off in (0x0C,) and self.family == "stm32l4-rcc":
-            pass
 
     def _apply_clock(self) -> None:
         hz = self.sysclk_hz()
