@@ -113,7 +113,11 @@ class SysTick:
         if off == SYST_CVR:
             return self.value(now)
         if off == SYST_CALIB:
-            return 0x80000000 | (int(self.m.clock_hz / self.ref_div / 100) & 0xFFFFFF)  # NOREF=0? TENMS
+            # Armv7-M B3.3.6: NOREF (31) = 0, the reference clock (HCLK/ref_div) exists;
+            # TENMS = the reload for 10 ms on it; SKEW (30) when 10 ms is not a whole count
+            ticks = self.m.clock_hz / self.ref_div / 100
+            skew = 0 if ticks == int(ticks) else 1 << 30
+            return skew | ((int(ticks) - 1) & 0xFFFFFF)
         return 0
 
     def write(self, off: int, value: int, now: int) -> None:

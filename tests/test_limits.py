@@ -47,3 +47,16 @@ def test_same_elf_same_cycles(tmp_path):
     a = run(tmp_path, "nvic.elf")[1]
     b = run(tmp_path, "nvic.elf")[1]
     assert (a["cycles"], a["instructions"], a["energy_j"]) == (b["cycles"], b["instructions"], b["energy_j"])
+
+
+def test_systick_calib_reports_the_reference_clock():
+    # Armv7-M B3.3.6: NOREF clear (HCLK/8 reference exists), TENMS = reload for 10 ms
+    import sys
+    sys.path.insert(0, str(ROOT))
+    from mcusim.catalog import load_mcu
+    from mcusim.machine import Machine
+    from mcusim.scs import SYST_CALIB
+    m = Machine(load_mcu("stm32l4r5"))
+    v = m.scs.systick.read(SYST_CALIB, 0)
+    assert v >> 31 == 0 and (v >> 30) & 1 == 0
+    assert v & 0xFFFFFF == 120_000_000 // 8 // 100 - 1
