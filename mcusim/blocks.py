@@ -428,17 +428,6 @@ class BlockCoster:
     def _acc(self, addr: int) -> int:
         return self.blocks[addr][9]
 
-    def stall_breakdown(self) -> dict:
-        """Cycles by cause over the whole run: static fetch stalls the memory model put in
-        block costs, taken-branch refills, and the rest of the block costs (core)."""
-        core = branch = total = 0
-        for addr, b in self.blocks.items():
-            count, taken = self._counts(addr)
-            core += count * (b[1] - b[8])     # the core timing's own cost (zero wait states)
-            branch += taken * b[2]
-            total += self._acc(addr)
-        return {"core": core, "branch": branch, "blocks_total": total}
-
     def block_cycles(self):
         """(start address, executions, cycles incl. taken-branch refills, instructions)."""
         for addr, b in self.blocks.items():

@@ -93,14 +93,14 @@ def stall_breakdown(m) -> dict:
     states, accelerator and cache misses: the memory model; split into fetch/data when it
     ran in detailed mode), exception (entry/exit/tail-chain), bus (stalls behind other bus
     masters), sleep."""
-    sb = m.coster.stall_breakdown()
+    core, branch = m.coster.cause_snapshot()   # running totals kept by the block hook
     sleep = m.sleep_cycles + m.deepsleep_cycles
     bus = 0
     sysm = getattr(m, "system", None)
     if sysm is not None:
         bus = int(sysm.stats().get("cpu_stall_cycles", 0))
-    memory = m.cycles - sb["core"] - sb["branch"] - m.exception_cycles - sleep - bus
-    out = {"core": sb["core"], "branch": sb["branch"], "memory": memory,
+    memory = m.cycles - core - branch - m.exception_cycles - sleep - bus
+    out = {"core": core, "branch": branch, "memory": memory,
            "exception": m.exception_cycles, "bus": bus, "sleep": sleep}
     mm = getattr(m, "memory_model", None)
     if mm is not None and m.mode == "detailed" and hasattr(mm, "stats"):
