@@ -47,6 +47,7 @@ MAX_SLICE = 4_000_000       # cycles; bounds the wall-clock check interval
 PAGE = 0x400
 
 _CONTROL_SPSEL, _CONTROL_FPCA = 2, 4
+_EPSR_T = 1 << 24          # EPSR: Thumb bit set, ITSTATE clear
 _FAULT_EXCEPTIONS = (N.HARDFAULT, N.MEMMANAGE, N.BUSFAULT, N.USAGEFAULT)
 
 
@@ -563,6 +564,7 @@ class Machine:
         self.exc.pending[num] = False
         self.exc.active[num] = True
         uc.reg_write(A.UC_ARM_REG_IPSR, num)
+        uc.reg_write(A.UC_ARM_REG_EPSR, _EPSR_T)   # the handler starts outside any IT block
         uc.reg_write(A.UC_ARM_REG_LR, exc_return)
         self.exceptions_taken += 1
         self.cycles += self.core.exc_entry_cycles
@@ -607,6 +609,7 @@ class Machine:
             self.exc.pending[hp[0]] = False
             self.exc.active[hp[0]] = True
             uc.reg_write(A.UC_ARM_REG_IPSR, hp[0])
+            uc.reg_write(A.UC_ARM_REG_EPSR, _EPSR_T)   # a BX LR ending an IT block left ITSTATE
             uc.reg_write(A.UC_ARM_REG_LR, exc_return)
             self.exceptions_taken += 1
             self.cycles += self.core.tail_chain_cycles
@@ -655,7 +658,8 @@ class Machine:
             for i in range(16):
                 uc.reg_write(A.UC_ARM_REG_S0 + i, w[8 + i])
             uc.reg_write(A.UC_ARM_REG_FPSCR, w[24])
-        uc.reg_write(A.UC_ARM_REG_XPSR, xpsr & ~(1 << 9))
+        # all of the stacked xPSR: flags, GE (SIMD), ITSTATE, T, IPSR (XPSR alone skips GE)
+        uc.reg_write(A.UC_ARM_REG_XPSR_NZCVQG, xpsr & ~(1 << 9))
         if not to_thread:
             uc.reg_write(A.UC_ARM_REG_IPSR, xpsr & 0x1FF)
         self.cycles += self.core.exc_exit_cycles

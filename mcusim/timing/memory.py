@@ -24,6 +24,10 @@ import os
 
 from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
+from unicorn.arm_const import UC_ARM_REG_EPSR as _EPSR
+
+_EPSR_T = 1 << 24       # EPSR with T set and ITSTATE clear
+
 __all__ = ["attach_memory_model", "MemoryModel", "Cache", "FetchUnit"]
 
 # FLASH_ACR bit positions when the catalog does not say (RM0432 FLASH_ACR: LATENCY[3:0],
@@ -587,6 +591,12 @@ class MemoryModel:
             self.coster.cycles = max(0, self.coster.cycles + n)
 
     def _hook_mem(self, uc, access, addr, size, value, src):
+        # Unicorn 2.1.4 restores the CPU state before calling a memory hook, which leaves
+        # the IT state of this instruction in the CPU; the block runs on, and when its IT
+        # block ends inside it the stale state survives into the next block (an instruction
+        # silently skipped). The translator keeps the IT state itself in the middle of a
+        # block, where the CPU's copy is architecturally 0: restore that. docs/correctness.md
+        uc.reg_write(_EPSR, _EPSR_T)
         write = access == UC_MEM_WRITE
         dc = src.dcache
         if dc is not None:
