@@ -1,7 +1,7 @@
 /*
  * g0b1.c -- STM32G0B1 (NUCLEO-G0B1RE) family part of the start-up application, from RM0444
- * (STM32G0x1 reference manual): RCC chapter 5, PWR chapter 4, FLASH chapter 3, GPIO
- * chapter 7, SYSCFG chapter 9, USART chapter 33. See docs/research/stm32-startup.md.
+ * (STM32G0x1 reference manual): the RCC, PWR, FLASH, GPIO, SYSCFG and USART chapters.
+ * See docs/research/stm32-startup.md for every register and where the manual has it.
  *
  * Reset: HSISYS = HSI16 / 1 is SYSCLK (RCC_CR.HSIDIV = 0); PWR_CR1.VOS = range 1;
  * FLASH_ACR: LATENCY 0, ICEN 1, PRFTEN 0.

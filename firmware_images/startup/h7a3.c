@@ -1,7 +1,7 @@
 /*
  * h7a3.c -- STM32H7A3 (NUCLEO-H7A3ZI-Q, SMPS part) family part of the start-up
- * application, from RM0455 (STM32H7A3/7B3/7B0 reference manual): RCC chapter 7, PWR
- * chapter 6, FLASH chapter 4, GPIO chapter 11, USART chapter 52. See
+ * application, from RM0455 (STM32H7A3/7B3/7B0 reference manual): the RCC, PWR,
+ * FLASH (Table 16, wait states), GPIO and USART chapters. See
  * docs/research/stm32-startup.md for every register.
  *
  * Reset: HSI 64 MHz (HSIDIV /1) is SYSCLK; PWR_CR3 = SMPSEN | LDOEN (supply not yet

@@ -1,7 +1,7 @@
 /*
  * l4r5.c -- STM32L4R5 (NUCLEO-L4R5ZI) family part of the start-up application, from RM0432
- * (STM32L4+ reference manual): RCC chapter 6, PWR chapter 5, FLASH chapter 3, GPIO
- * chapter 8, LPUART chapter 50. See docs/research/stm32-startup.md for every register.
+ * (STM32L4+ reference manual): the RCC, PWR, FLASH, GPIO and LPUART chapters.
+ * See docs/research/stm32-startup.md for every register and where the manual has it.
  *
  * Reset: MSI range 6 (4 MHz) is SYSCLK; PWR_CR1.VOS = range 1, PWR_CR5.R1MODE = 1 (range 1
  * normal, max 80 MHz); FLASH_ACR = 0x600 (ICEN | DCEN, LATENCY 0, PRFTEN 0).

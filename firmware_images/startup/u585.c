@@ -1,7 +1,7 @@
 /*
  * u585.c -- STM32U585 (B-U585I-IOT02A) family part of the start-up application, from
- * RM0456 (STM32U5 reference manual): RCC chapter 11, PWR chapter 10, FLASH chapter 7,
- * ICACHE chapter 8, GPIO chapter 13, USART chapter 68. TrustZone disabled: non-secure
+ * RM0456 (STM32U5 reference manual): the RCC, PWR (10.5.4 EPOD booster), FLASH, ICACHE,
+ * GPIO and USART chapters. TrustZone disabled: non-secure
  * aliases. See docs/research/stm32-startup.md for every register.
  *
  * Reset: MSIS range 4 (4 MHz) is SYSCLK; PWR_VOSR.VOS = range 4, VOSRDY = 1, BOOSTEN = 0;
