@@ -60,6 +60,7 @@ class BlockCoster:
         self.deadline = 0
         self.core_total = 0          # running sums: core issue cycles, taken-branch refills
         self.branch_total = 0
+        self.nexec = 0               # blocks executed (--verify positions runs by it)
 
     def cause_snapshot(self) -> tuple[int, int]:
         """(core, branch) cycles so far: the difference of two snapshots splits an
@@ -100,6 +101,7 @@ class BlockCoster:
             p[9] += p[2]
             self.branch_total += p[2]
         b[0] += 1
+        self.nexec += 1
         b[9] += b[1]
         self.core_total += b[1] - b[8]
         self.cycles = c + b[1]
@@ -466,7 +468,8 @@ class _State(ctypes.Structure):
                 ("stack", ctypes.POINTER(ctypes.c_uint32)), ("nparent", ctypes.POINTER(ctypes.c_uint32)),
                 ("nfunc", ctypes.POINTER(ctypes.c_uint32)), ("hash", ctypes.POINTER(ctypes.c_uint32)),
                 ("ncycles", ctypes.POINTER(ctypes.c_uint64)), ("ncalls", ctypes.POINTER(ctypes.c_uint64)),
-                ("core_total", ctypes.c_uint64), ("branch_total", ctypes.c_int64)]
+                ("core_total", ctypes.c_uint64), ("branch_total", ctypes.c_int64),
+                ("nexec", ctypes.c_uint64)]
 
 
 _NATIVE_LIB = None
@@ -683,6 +686,14 @@ class NativeCoster(BlockCoster):
     @property
     def branch_total(self):
         return self._st.branch_total
+
+    @property
+    def nexec(self):
+        return self._st.nexec
+
+    @nexec.setter
+    def nexec(self, v):
+        self._st.nexec = int(v)
 
     @branch_total.setter
     def branch_total(self, v):

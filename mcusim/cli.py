@@ -8,7 +8,7 @@ import sys
 
 from mcusim.errors import UserError
 
-EXIT_USAGE, EXIT_FAULT, EXIT_LIMIT = 2, 3, 4
+EXIT_USAGE, EXIT_FAULT, EXIT_LIMIT, EXIT_DIVERGED = 2, 3, 4, 5
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,6 +24,16 @@ def _add_common(p):
     p.add_argument("--json", metavar="FILE", help="write the run record as JSON")
     p.add_argument("--max-cycles", type=int, help="end the run with outcome 'limit' after N cycles")
     p.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit in seconds")
+    _add_verify(p)
+
+
+def _add_verify(p):
+    p.add_argument("--verify", action="store_true",
+                   help="run a hook-free reference CPU beside the timed one and stop with "
+                        "exit status 5 if they ever compute different states")
+    p.add_argument("--verify-interval", type=int, metavar="CYCLES",
+                   help="end CPU slices at least this often for finer --verify checkpoints "
+                        "(default: at every scheduled event, at most 4 M cycles apart)")
 
 
 def build_parser():
@@ -71,6 +81,7 @@ def build_parser():
     b.add_argument("--json", metavar="FILE")
     b.add_argument("--csv", metavar="FILE")
     b.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit per model")
+    _add_verify(b)
 
     sv = sub.add_parser("serve", help="the simulated board on a serial link (MLPerf Tiny protocol)")
     sv.add_argument("model", help="a .tflite file, or a built-in model: kws, vww, ic, ad")
@@ -133,6 +144,8 @@ def outcome_status(m) -> int:
         return int(m.exit_code or 0) & 0xFF
     if m.outcome == "fault":
         return EXIT_FAULT
+    if m.outcome == "diverged":
+        return EXIT_DIVERGED
     return EXIT_LIMIT
 
 
@@ -159,6 +172,9 @@ def cmd_run(args) -> int:
                 profile=bool(args.profile or args.collapsed or args.json))
     m.load(fw)
     m.reset()
+    if args.verify:
+        from mcusim.verify import attach
+        attach(m, args.verify_interval)
     if not sys.stdin.isatty():
         m.semihost.stdin_source = sys.stdin.buffer   # SYS_READC/SYS_READ(0) read our stdin
     m.run(max_cycles=args.max_cycles, timeout=args.timeout)
@@ -172,11 +188,18 @@ def cmd_run(args) -> int:
     if args.collapsed:
         write_collapsed(m, args.collapsed)
     _summary(m, rec, args.profile)
+    _outcome_line(m)
+    return outcome_status(m)
+
+
+def _outcome_line(m) -> None:
+    from mcusim.record import fault_line
     if m.outcome == "fault":
         print(f"mcusim: {fault_line(m.fault)}", file=sys.stderr)
     elif m.outcome == "limit":
         print(f"mcusim: limit: {m.limit_reason}", file=sys.stderr)
-    return outcome_status(m)
+    elif m.outcome == "diverged":
+        print(f"mcusim: {m.verifier.divergence.line_text()}", file=sys.stderr)
 
 
 def write_collapsed(m, path: str) -> None:
@@ -293,7 +316,8 @@ def cmd_infer(args) -> int:
     r = run_inference(args.model, args.mcu, kernels=kernels, input_bytes=input_bytes,
                       count=args.count, warmup=args.warmup, clock_mhz=args.clock_mhz,
                       mode=args.mode, max_cycles=args.max_cycles, timeout=args.timeout,
-                      elf=args.elf, progress=prog)
+                      elf=args.elf, progress=prog,
+                      verify=(args.verify_interval or True) if args.verify else False)
     prog.done()
     m, rec = r.machine, r.record
     if args.output and r.output is not None:
@@ -317,13 +341,11 @@ def cmd_infer(args) -> int:
         if args.profile:
             _summary(m, rec, True)
         return 0
-    if m.outcome == "fault":
-        print(f"mcusim: {fault_line(m.fault)}", file=sys.stderr)
-    elif m.outcome == "limit":
-        print(f"mcusim: limit: {m.limit_reason}", file=sys.stderr)
-    else:
+    if m.outcome == "exit":
         print(f"mcusim: inference image exited with status {m.exit_code}", file=sys.stderr)
-    return outcome_status(m) if m.outcome != "exit" else EXIT_FAULT
+        return EXIT_FAULT
+    _outcome_line(m)
+    return outcome_status(m)
 
 
 def print_layers(rec, out=None):
@@ -355,15 +377,20 @@ def cmd_bench(args) -> int:
           f"{kernels} kernels, {args.mode} timing")
     hdr = f"{'benchmark':12s} {'latency ms':>11s} {'inf/s':>8s} {'cycles':>13s} {'energy uJ':>10s} {'flash B':>9s} {'RAM B':>8s}"
     print(hdr)
+    diverged = False
     for spec in models:
         prog = _Progress(spec)
         r = run_inference(spec, args.mcu, kernels=kernels, clock_mhz=args.clock_mhz, mode=args.mode,
-                          warmup=args.warmup, timeout=args.timeout, progress=prog)
+                          warmup=args.warmup, timeout=args.timeout, progress=prog,
+                          verify=(args.verify_interval or True) if args.verify else False)
         prog.done()
         rec = r.record
         m = r.machine
         if m.outcome != "exit" or m.exit_code != 0:
             print(f"{rec['model']:12s} failed: outcome {m.outcome} status {m.exit_code}")
+            if m.outcome == "diverged":
+                _outcome_line(m)
+                diverged = True
             results.append({"benchmark": rec["model"], "latency_ms": None, "inferences_per_s": None,
                             "cycles": None, "energy_uj": None, "flash_bytes": None, "ram_bytes": None})
             continue
@@ -390,4 +417,6 @@ def cmd_bench(args) -> int:
                 w.writerows(results)
         except OSError as e:
             raise UserError(f"cannot write {args.csv}: {e.strerror}") from None
+    if diverged:
+        return EXIT_DIVERGED
     return 0 if all(r["cycles"] for r in results) else EXIT_FAULT

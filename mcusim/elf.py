@@ -68,6 +68,24 @@ class Firmware:
     def symbol(self, name: str) -> int | None:
         return self.symbols.get(name)
 
+    def symbol_at(self, address: int) -> str | None:
+        """'name+0xoff' of the sized symbol (variable or function) containing `address`."""
+        if not hasattr(self, "_sym_sorted"):
+            rows = sorted((a & ~1, self.symbol_sizes.get(n, 0), n) for n, a in self.symbols.items()
+                          if self.symbol_sizes.get(n, 0) > 0)
+            self._sym_sorted = rows
+            self._sym_addrs = [r[0] for r in rows]
+        i = bisect.bisect_right(self._sym_addrs, address) - 1
+        while i >= 0:
+            a, size, name = self._sym_sorted[i]
+            if a <= address < a + size:
+                off = address - a
+                return name + (f"+0x{off:x}" if off else "")
+            if address - a > 1 << 20:
+                break
+            i -= 1
+        return None
+
 
 def _read_lines(path: str) -> list:
     rows: list[tuple[int, str]] = []

@@ -123,7 +123,7 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
                   max_cycles: int | None = None, timeout: float | None = None,
                   elf: str | None = None, quiet: bool = True, progress=None,
                   power: bool = True, protocol_input: bytes | None = None,
-                  machine_setup=None) -> InferenceResult:
+                  machine_setup=None, verify: bool | int = False) -> InferenceResult:
     """Run the inference image on `mcu_name` with the model in its slot.
 
     Batch mode (default): `count` inferences on `input_bytes` (random int8 from seed 0 when
@@ -176,6 +176,9 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
     cfg = [1 if protocol_input is not None else 0, max(1, count), max(0, warmup), int(m.clock_hz)]
     _write_init(m, fw, "mcusim_config", b"".join(v.to_bytes(4, "little") for v in cfg))
     m.reset()
+    if verify:
+        from mcusim.verify import attach
+        attach(m, None if verify is True else int(verify))
     m.run(max_cycles=max_cycles, timeout=timeout, progress=progress)
 
     if m.outcome == "exit" and m.exit_code in ERRORS and m.simdev.error:

@@ -27,6 +27,7 @@ from unicorn.unicorn_const import (UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_F
 
 from mcusim import nvic as N
 from mcusim.blocks import make_coster
+from mcusim.cpu import read_banked, write_mode
 from mcusim.elf import Firmware
 from mcusim.errors import UserError
 from mcusim.peripherals import Unmodelled, model_class
@@ -117,6 +118,10 @@ class Machine:
         self.slice_hooks: list = []   # f(t0, t1) -> extra CPU stall cycles, after each slice
         self.peripherals: dict[str, object] = {}
         self.flash_acr = None
+        self.mmio_ranges: list[tuple[int, int]] = []   # (base, size) of every MMIO mapping
+        self.mmio_log: list | None = None   # (write, address, size, value) when verifying
+        self.verifier = None                # mcusim.verify.Verifier when --verify
+        self.slice_cycles = MAX_SLICE       # longest CPU slice (--verify checkpoints)
 
         # time
         self.env = simpy.Environment()
@@ -150,11 +155,13 @@ class Machine:
         uc = self.uc
         self.regions = []
         self._buffers = []
+        self.region_buffers: dict[str, ctypes.Array] = {}
         for r in self.mcu.memories:
             if r.base % PAGE or r.size % PAGE:
                 raise UserError(f"{self.mcu.name}: memory {r.name} must be 1 KB aligned")
             buf = ctypes.create_string_buffer(r.size)
             self._buffers.append(buf)
+            self.region_buffers[r.name] = buf
             perms = UC_PROT_READ | UC_PROT_EXEC if r.access == "rx" else UC_PROT_ALL
             if r.access == "rw":
                 perms = UC_PROT_ALL  # XN is a permission of the MPU/default map, not of RAM
@@ -172,14 +179,20 @@ class Machine:
         def rd(uc, off, sz, ud):
             self._mmio_addr = base + off
             self._mmio_seq += 1
-            return dev.read(off, sz)
+            v = dev.read(off, sz)
+            if self.mmio_log is not None:
+                self.mmio_log.append((False, base + off, sz, v))
+            return v
 
         def wr(uc, off, sz, val, ud):
             self._mmio_addr = base + off
             self._mmio_seq += 1
+            if self.mmio_log is not None:
+                self.mmio_log.append((True, base + off, sz, val))
             dev.write(off, sz, val)
 
         self.uc.mmio_map(base, size, rd, None, wr, None)
+        self.mmio_ranges.append((base, size))
 
     def _map_peripherals(self) -> None:
         self._mmio(PPB_BASE, PPB_SIZE, self.scs)
@@ -249,10 +262,27 @@ class Machine:
         return (hi - lo) - untouched
 
     def _check_range(self, addr: int, size: int, path: str, what: str) -> None:
-        r, lo = self.region_at(addr)
-        if r is None or addr + size > lo + r.size:
+        if not self.covers(addr, size):
             raise UserError(f"{path}: segment at {what} 0x{addr:08x} (+{size} bytes) lies "
                             f"outside the memory map of {self.mcu.name}")
+
+    def covers(self, addr: int, size: int) -> bool:
+        """Is [addr, addr+size) memory, possibly across adjacent regions (the L4R5's
+        SRAM1, SRAM2 and SRAM3 are one contiguous range)?"""
+        end = addr + max(size, 1)
+        while addr < end:
+            r, lo = self.region_at(addr)
+            if r is None:
+                return False
+            addr = lo + r.size
+        return True
+
+    def host_write(self, addr: int, data: bytes) -> None:
+        """A write to memory by the simulator itself (exception stacking, semihosting,
+        bus masters): the one path, so --verify can replay it."""
+        self.uc.mem_write(addr, bytes(data))
+        if self.verifier is not None:
+            self.verifier.host_wrote(addr, bytes(data))
 
     def write_memory(self, addr: int, data: bytes) -> None:
         self.uc.mem_write(addr, bytes(data))
@@ -470,7 +500,8 @@ class Machine:
     def div_by_zero(self, pc: int) -> None:
         """SDIV/UDIV by zero with CCR.DIV_0_TRP: a precise UsageFault at the divide."""
         self._record_lr()
-        self._fault(N.USAGEFAULT, N.CFSR_DIVBYZERO, pc, None)
+        with self._host_change("code"):
+            self._fault(N.USAGEFAULT, N.CFSR_DIVBYZERO, pc, None)
         if self.outcome:
             self.uc.emu_stop()
 
@@ -493,7 +524,8 @@ class Machine:
         num, prio = hp
         if prio >= self._exec_priority():
             return False
-        self._enter_exception(num, self.pc)
+        with self._host_change("host"):
+            self._enter_exception(num, self.pc)
         return True
 
     # ------------------------------------------------------------------ exceptions
@@ -521,14 +553,16 @@ class Machine:
             words += [uc.reg_read(A.UC_ARM_REG_FPSCR), 0]
         data = b"".join((w & 0xFFFFFFFF).to_bytes(4, "little") for w in words)
         try:
-            uc.mem_write(frame_sp, data)
+            self.host_write(frame_sp, data)
             r, lo = self.region_at(frame_sp)
             if r is None or r.access == "rx" or frame_sp + len(data) > lo + r.size:
                 raise UcError(UC_ERR_WRITE_UNMAPPED)
         except UcError:
             self._lockup(f"stacking fault: SP 0x{sp:08x} is not in RAM", frame_sp)
             return 0
-        uc.reg_write(A.UC_ARM_REG_SP, frame_sp)
+        stacks = read_banked(uc, self.v6m)
+        stacks["psp" if use_psp else "msp"] = frame_sp
+        self._entry_stacks = stacks
         if fp:
             # FP state is saved at entry. With lazy stacking (FPCCR.LSPEN) the hardware
             # only reserves the space and saves on the handler's first FP instruction; the
@@ -538,8 +572,8 @@ class Machine:
                 scs.fpccr |= 1
             scs.fpcar = frame_sp + 0x20
             uc.reg_write(A.UC_ARM_REG_FPSCR, scs.fpdscr)   # the handler's FPSCR (FPDSCR)
-        # handler mode runs on MSP with FPCA clear
-        uc.reg_write(A.UC_ARM_REG_CONTROL, control & ~(_CONTROL_SPSEL | _CONTROL_FPCA))
+        # handler mode runs on MSP with FPCA clear (set by _enter_exception)
+        self._entry_control = control & ~(_CONTROL_SPSEL | _CONTROL_FPCA)
         exc_return = 0xFFFFFFE1 if fp else 0xFFFFFFF1
         if thread:
             exc_return |= 0x8
@@ -563,7 +597,9 @@ class Machine:
         vec = self._vector(num)
         self.exc.pending[num] = False
         self.exc.active[num] = True
-        uc.reg_write(A.UC_ARM_REG_IPSR, num)
+        st = self._entry_stacks
+        write_mode(uc, ipsr=num, control=self._entry_control, msp=st["msp"], psp=st["psp"],
+                   v6m=self.v6m)
         uc.reg_write(A.UC_ARM_REG_EPSR, _EPSR_T)   # the handler starts outside any IT block
         uc.reg_write(A.UC_ARM_REG_LR, exc_return)
         self.exceptions_taken += 1
@@ -639,18 +675,19 @@ class Machine:
         xpsr = w[7]
         new_sp = sp + size + (4 if xpsr & (1 << 9) else 0)
         control = uc.reg_read(A.UC_ARM_REG_CONTROL)
-        if to_thread:
-            uc.reg_write(A.UC_ARM_REG_IPSR, 0)
-            if use_psp:
-                uc.reg_write(A.UC_ARM_REG_PSP, new_sp)
-                control |= _CONTROL_SPSEL
-            else:
-                uc.reg_write(A.UC_ARM_REG_SP, new_sp)
-                control &= ~_CONTROL_SPSEL
+        stacks = read_banked(uc, self.v6m)          # handler mode: privileged, direct
+        if to_thread and use_psp:
+            stacks["psp"] = new_sp
+            control |= _CONTROL_SPSEL
         else:
-            uc.reg_write(A.UC_ARM_REG_SP, new_sp)
+            stacks["msp"] = new_sp
+            control &= ~_CONTROL_SPSEL
         control = (control & ~_CONTROL_FPCA) | (_CONTROL_FPCA if fp and self.has_fpu else 0)
-        uc.reg_write(A.UC_ARM_REG_CONTROL, control)
+        if to_thread:
+            xpsr &= ~0x1FF
+        # mode, CONTROL (an unprivileged thread's nPRIV last) and both stack pointers
+        write_mode(uc, ipsr=xpsr & 0x1FF, control=control, msp=stacks["msp"],
+                   psp=stacks["psp"], v6m=self.v6m)
         for reg, val in zip((A.UC_ARM_REG_R0, A.UC_ARM_REG_R1, A.UC_ARM_REG_R2, A.UC_ARM_REG_R3,
                              A.UC_ARM_REG_R12, A.UC_ARM_REG_LR), w[:6]):
             uc.reg_write(reg, val)
@@ -660,8 +697,6 @@ class Machine:
             uc.reg_write(A.UC_ARM_REG_FPSCR, w[24])
         # all of the stacked xPSR: flags, GE (SIMD), ITSTATE, T, IPSR (XPSR alone skips GE)
         uc.reg_write(A.UC_ARM_REG_XPSR_NZCVQG, xpsr & ~(1 << 9))
-        if not to_thread:
-            uc.reg_write(A.UC_ARM_REG_IPSR, xpsr & 0x1FF)
         self.cycles += self.core.exc_exit_cycles
         self.exception_cycles += self.core.exc_exit_cycles
         self.coster.branch_flush()
@@ -782,6 +817,17 @@ class Machine:
         return False
 
     def _hook_intr(self, uc, intno, ud) -> None:
+        v = self.verifier
+        if v is None:
+            self._on_intr(uc, intno)
+            return
+        v.begin("intr", intno)
+        try:
+            self._on_intr(uc, intno)
+        finally:
+            v.end()
+
+    def _on_intr(self, uc, intno) -> None:
         pc = uc.reg_read(A.UC_ARM_REG_PC)
         if pc >= 0xF0000000 and intno in (3, 8):
             self._exception_return(pc | 1)
@@ -840,6 +886,12 @@ class Machine:
         uc.reg_write(A.UC_ARM_REG_R0, r & 0xFFFFFFFF)
         uc.reg_write(A.UC_ARM_REG_PC, (pc + 2) | 1)
 
+    def _host_change(self, kind: str):
+        """Brackets a change the simulator makes to the CPU's state (exception entry and
+        return, semihosting, faults): --verify replays it into its reference CPU."""
+        v = self.verifier
+        return _NO_CHANGE if v is None else v.change(kind)
+
     def _end(self, outcome: str, reason: str | None = None) -> None:
         if self.outcome is None:
             self.outcome = outcome
@@ -859,6 +911,8 @@ class Machine:
         t0 = time.perf_counter()
         proc = self.env.process(self._cpu())
         self.env.run(until=proc)
+        if self.verifier is not None:
+            self.verifier.finish()
         if self.memory_model is not None and hasattr(self.memory_model, "finish"):
             self.memory_model.finish()
         self.stack_peak = self.measure_stack()
@@ -890,7 +944,7 @@ class Machine:
             if self._take_pending() and self.outcome:
                 break
             nxt = env.peek()
-            deadline = min(self.max_cycles, self.cycles + MAX_SLICE)
+            deadline = min(self.max_cycles, self.cycles + self.slice_cycles)
             if nxt < deadline:
                 deadline = int(nxt)
             self.deadline = deadline
@@ -900,6 +954,8 @@ class Machine:
                 # bus masters (DMA, accelerators) that held the shared bus during the
                 # slice delay the CPU's own accesses: transaction-level contention
                 self.cycles += hook(t_slice, self.cycles)
+            if self.verifier is not None and self.verifier.after_slice():
+                break                    # the reference CPU computed something else
             if self.outcome is None and self.cycles >= self.max_cycles:
                 self._end("limit", f"cycle limit {self.max_cycles} reached")
             if self.outcome is None and self.wall_deadline and time.monotonic() > self.wall_deadline:
@@ -930,7 +986,8 @@ class Machine:
         if self.outcome:
             return
         if err is not None:
-            self._handle_uc_error(err)
+            with self._host_change("uerr"):
+                self._handle_uc_error(err)
             return
         if self._stop_flag:
             if self._sleep_request:
@@ -940,13 +997,15 @@ class Machine:
                 pc = self._pending_bkpt
                 self._pending_bkpt = None
                 # no debugger attached: BKPT escalates to HardFault (C1.7.1)
-                self._fault(N.HARDFAULT, 0, pc, None)
+                with self._host_change("host"):
+                    self._fault(N.HARDFAULT, 0, pc, None)
                 if self.fault is None and self.outcome is None:
                     self.scs.hfsr |= 1 << 31  # DEBUGEVT
             elif getattr(self, "_unknown_intr", None) is not None:
                 intno, pc = self._unknown_intr
                 self._unknown_intr = None
-                self._fault(N.USAGEFAULT, N.CFSR_UNDEFINSTR, pc & ~1, None)
+                with self._host_change("host"):
+                    self._fault(N.USAGEFAULT, N.CFSR_UNDEFINSTR, pc & ~1, None)
             return
         if self.cycles >= self.deadline:
             return  # the block hook stopped the slice at the deadline
@@ -1026,6 +1085,17 @@ class Machine:
     @property
     def instructions(self) -> int:
         return self.coster.instructions()
+
+
+class _NoChange:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_CHANGE = _NoChange()
 
 
 def _attach_memory_model(machine):

@@ -172,6 +172,7 @@ def build_record(m, *, profile: bool = True) -> dict:
         "runtime_error": ({"code": m.simdev.error, "arg": m.simdev.error_arg}
                           if m.simdev.error else None),
         "host_seconds": round(getattr(m, "host_seconds", 0.0), 3),
+        "verify": m.verifier.summary() if getattr(m, "verifier", None) is not None else None,
     }
     return rec
 

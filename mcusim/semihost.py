@@ -104,13 +104,13 @@ class Semihosting:
                     return n
                 data = f.read(n)
             if data:
-                m.uc.mem_write(buf, data)
+                m.host_write(buf, data)
             return n - len(data)
         if op == SYS_CLOCK:
             return int(m.seconds() * 100) & 0xFFFFFFFF
         if op == SYS_ELAPSED:
             c = m.now()
-            m.uc.mem_write(arg, (c & 0xFFFFFFFF).to_bytes(4, "little") + (c >> 32).to_bytes(4, "little"))
+            m.host_write(arg, (c & 0xFFFFFFFF).to_bytes(4, "little") + (c >> 32).to_bytes(4, "little"))
             return 0
         if op == SYS_TICKFREQ:
             return int(m.clock_hz) & 0xFFFFFFFF
@@ -134,13 +134,13 @@ class Semihosting:
             return 1 if status & 0x80000000 else 0
         if op == SYS_HEAPINFO:
             (block,) = self._words(arg, 1)
-            m.uc.mem_write(block, bytes(16))  # "not known": the C library uses its own
+            m.host_write(block, bytes(16))  # "not known": the C library uses its own
             return 0
         if op == SYS_GET_CMDLINE:
             buf, size = self._words(arg, 2)
             data = self.cmdline.encode()[: max(0, size - 1)] + b"\0"
-            m.uc.mem_write(buf, data)
-            m.uc.mem_write(arg + 4, (len(data) - 1).to_bytes(4, "little"))
+            m.host_write(buf, data)
+            m.host_write(arg + 4, (len(data) - 1).to_bytes(4, "little"))
             return 0
         if op == SYS_OPEN:
             name_p, mode, _len = self._words(arg, 3)

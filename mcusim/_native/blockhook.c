@@ -46,6 +46,7 @@ typedef struct {
     uint64_t *ncycles, *ncalls;
     uint64_t core_total;     /* running sums for cycles-by-cause over any interval */
     int64_t branch_total;
+    uint64_t nexec;          /* blocks executed (a fast-forwarded iteration is not one) */
 } state_t;
 
 #define F_SELFLOOP 1u
@@ -151,6 +152,7 @@ void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
         s->branch_total += p->extra;
     }
     b->count++;
+    s->nexec++;
     b->acc += b->cyc;
     s->core_total += b->core;
     s->cycles = c + b->cyc;
@@ -181,4 +183,29 @@ uint32_t mcusim_insert(state_t *s, uint32_t addr)
         i = 1u + (i & s->mask);
     s->table[i].addr = addr;
     return i;
+}
+
+/*
+ * The --verify reference CPU's only hook: count executed blocks and stop before block
+ * number `target` + 1 (mcusim/verify.py). Nothing else: no timing, no memory hooks.
+ */
+typedef struct {
+    uint64_t count;
+    uint64_t target;
+    stop_fn emu_stop;
+    uint32_t stopped;
+    uint32_t pad_;
+} counter_t;
+
+void mcusim_count_hook(void *uc, uint64_t address, uint32_t size, void *user)
+{
+    counter_t *c = (counter_t *)user;
+    (void)address;
+    (void)size;
+    if (c->count >= c->target) {
+        c->stopped = 1;
+        c->emu_stop(uc);
+        return;
+    }
+    c->count++;
 }

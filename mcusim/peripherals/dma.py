@@ -125,7 +125,7 @@ class DmaEngine(Peripheral, BusMaster):
         bb = self.burst_bytes()
 
         def on_burst(off, k):
-            m.uc.mem_write(dst + off, bytes(m.uc.mem_read(src + off, k)))
+            m.host_write(dst + off, bytes(m.uc.mem_read(src + off, k)))
             self.remain -= k
             rec["bursts"] += 1
 

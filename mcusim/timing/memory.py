@@ -248,6 +248,10 @@ class MemoryModel:
         if self.mode != "detailed" and self.any_stall_possible:
             pass      # Machine.run calls finish() at the end of the run
 
+    # The Unicorn #2309 workaround in _hook_mem (a test turns it off to show --verify
+    # catching the bug it fixes).
+    clear_itstate = True
+
     # fast-mode sampling parameters (cycles)
     FIRST_WINDOW = 100_000  # the run starts detailed (start-up code, small programs)
     WINDOW = 10_000         # the learning part of a detailed window
@@ -596,7 +600,8 @@ class MemoryModel:
         # block ends inside it the stale state survives into the next block (an instruction
         # silently skipped). The translator keeps the IT state itself in the middle of a
         # block, where the CPU's copy is architecturally 0: restore that. docs/correctness.md
-        uc.reg_write(_EPSR, _EPSR_T)
+        if self.clear_itstate:
+            uc.reg_write(_EPSR, _EPSR_T)
         write = access == UC_MEM_WRITE
         dc = src.dcache
         if dc is not None:

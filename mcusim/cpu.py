@@ -1,0 +1,100 @@
+"""The Unicorn M-profile CPU as the simulator sees it: its architectural register state,
+read and written correctly in every mode.
+
+Unicorn exposes the banked and special registers (MSP, PSP, CONTROL, PRIMASK, BASEPRI,
+FAULTMASK) through QEMU's MRS/MSR helpers, so their semantics apply to the host as well:
+unprivileged thread mode reads them as 0 and ignores writes, CONTROL.SPSEL is writable in
+thread mode only (Armv7-M), and MSP/PSP by name resolve through the current mode and
+SPSEL. Exception entry and return must set mode, CONTROL and both stack pointers at once;
+`read_banked` and `write_mode` do it in an order that holds in every state.
+"""
+
+from __future__ import annotations
+
+from unicorn import arm_const as A
+
+CONTROL_NPRIV, CONTROL_SPSEL, CONTROL_FPCA = 1, 2, 4
+EPSR_T = 1 << 24                 # EPSR: Thumb bit set, ITSTATE clear
+_HANDLER = 3                     # any exception number: handler mode is privileged
+
+
+def read_banked(uc, v6m: bool) -> dict:
+    """MSP, PSP and the mask registers, whatever the mode and privilege."""
+    r = uc.reg_read
+    ipsr = r(A.UC_ARM_REG_IPSR) & 0x1FF
+    control = r(A.UC_ARM_REG_CONTROL)
+    elevate = not v6m and ipsr == 0 and control & CONTROL_NPRIV
+    if elevate:
+        uc.reg_write(A.UC_ARM_REG_IPSR, _HANDLER)     # privileged for the reads
+    # (an IPSR write moves the current SP between the banks as the mode changes, so MSP
+    # and PSP by name stay right)
+    out = {"msp": r(A.UC_ARM_REG_MSP), "psp": r(A.UC_ARM_REG_PSP),
+           "primask": r(A.UC_ARM_REG_PRIMASK)}
+    if not v6m:
+        out["basepri"] = r(A.UC_ARM_REG_BASEPRI)
+        out["faultmask"] = r(A.UC_ARM_REG_FAULTMASK)
+    if elevate:
+        uc.reg_write(A.UC_ARM_REG_IPSR, 0)
+    return out
+
+
+def write_mode(uc, *, ipsr: int, control: int, msp: int, psp: int, v6m: bool,
+               masks: dict | None = None) -> None:
+    """Put the CPU in thread (ipsr 0) or handler mode with `control` and both stack
+    pointers (and optionally PRIMASK/BASEPRI/FAULTMASK), from any state."""
+    w = uc.reg_write
+    priv = control & ~CONTROL_NPRIV
+    w(A.UC_ARM_REG_IPSR, _HANDLER)          # privileged
+    w(A.UC_ARM_REG_CONTROL, priv)           # nPRIV/FPCA (SPSEL ignored in handler mode)
+    w(A.UC_ARM_REG_IPSR, 0)                 # thread mode, still privileged
+    w(A.UC_ARM_REG_CONTROL, priv)           # SPSEL takes effect (QEMU may swap the SPs)
+    w(A.UC_ARM_REG_IPSR, ipsr & 0x1FF)
+    w(A.UC_ARM_REG_MSP, msp & 0xFFFFFFFF)   # by name: banked as the final mode selects
+    w(A.UC_ARM_REG_PSP, psp & 0xFFFFFFFF)
+    if masks:
+        w(A.UC_ARM_REG_PRIMASK, masks["primask"])
+        if not v6m:
+            w(A.UC_ARM_REG_BASEPRI, masks["basepri"])
+            w(A.UC_ARM_REG_FAULTMASK, masks["faultmask"])
+    if control & CONTROL_NPRIV:
+        w(A.UC_ARM_REG_CONTROL, control)    # last: unprivileged from here on
+
+
+_GPR = [(f"r{i}", getattr(A, f"UC_ARM_REG_R{i}")) for i in range(13)] + [
+    ("sp", A.UC_ARM_REG_SP), ("lr", A.UC_ARM_REG_LR), ("pc", A.UC_ARM_REG_PC),
+    ("xpsr", A.UC_ARM_REG_XPSR), ("control", A.UC_ARM_REG_CONTROL)]
+_BANKED = ["msp", "psp", "primask"]
+_BANKED_V7 = ["basepri", "faultmask"]
+_FP = [("fpscr", A.UC_ARM_REG_FPSCR)] + [(f"s{i}", getattr(A, f"UC_ARM_REG_S{i}"))
+                                         for i in range(32)]
+
+
+class CpuState:
+    """The whole architectural register state as one tuple (for comparison and transfer
+    between CPUs): general registers, xPSR (flags, GE, ITSTATE, IPSR), CONTROL, both
+    stack pointers, the masks, and the FP registers when there is an FPU."""
+
+    def __init__(self, v6m: bool, fpu: bool):
+        self.v6m = v6m
+        self.plain = _GPR + (_FP if fpu else [])
+        self.banked = _BANKED + ([] if v6m else _BANKED_V7)
+        self.names = [n for n, _ in self.plain] + self.banked
+        self.ids = [i for _, i in self.plain]
+        self.index = {n: k for k, n in enumerate(self.names)}
+
+    def read(self, uc) -> tuple:
+        vals = [v & 0xFFFFFFFF for v in uc.reg_read_batch(self.ids)]
+        b = read_banked(uc, self.v6m)
+        return tuple(vals + [b[n] & 0xFFFFFFFF for n in self.banked])
+
+    def write(self, uc, state: tuple) -> None:
+        s = dict(zip(self.names, state))
+        write_mode(uc, ipsr=s["xpsr"], control=s["control"], msp=s["msp"], psp=s["psp"],
+                   v6m=self.v6m, masks=s)
+        uc.reg_write(A.UC_ARM_REG_XPSR_NZCVQG, s["xpsr"])   # flags, GE, ITSTATE, T, IPSR
+        skip = {"sp", "pc", "xpsr", "control"}
+        uc.reg_write_batch([(i, s[n]) for n, i in self.plain if n not in skip])
+        uc.reg_write(A.UC_ARM_REG_PC, s["pc"] | 1)
+
+    def diff(self, a: tuple, b: tuple) -> dict:
+        return {n: (x, y) for n, x, y in zip(self.names, a, b) if x != y}
