@@ -74,7 +74,7 @@ class BlockCoster:
         m = self.m
         while True:
             uc.emu_start(pc | 1, UNTIL)
-            if not self.flush_retranslate(uc) or m.outcome or m._stop_flag:
+            if not self.flush_retranslate(uc) or m.stopped():
                 return
             pc = uc.reg_read(A.UC_ARM_REG_PC)
 
@@ -175,15 +175,7 @@ class BlockCoster:
         fault; with nothing that can ever interrupt it, a hang; otherwise the core spins
         until the next event, which is fast-forwarded (same cycles, fewer host steps).
         Returns False when the run ended."""
-        m = self.m
-        if m.ipsr() in (2, 3, 4, 5, 6):
-            m._report_fault(unhandled=False)
-            return False
-        if not m.can_be_woken() and not m.exc.any_pending_enabled():
-            fw = getattr(m, "fw", None)
-            sym = fw.function_at(b[7]) if fw else None
-            where = f"0x{b[7]:08x}" + (f" ({sym})" if sym else "")
-            m._end("limit", f"firmware spins forever at {where} with no interrupt source")
+        if not self.m.may_spin(b[7]):
             return False
         cost = b[1] + b[2]           # `b .` is always taken: refill included
         skip = self.deadline - self.cycles
@@ -344,11 +336,12 @@ class BlockCoster:
             self._decoded[addr] = d
         return d
 
-    def precise_now(self, m) -> int:
+    def precise_now(self, cpu, mmio_addr: int | None) -> int:
         """Cycle count at the memory instruction of the current block that is accessing
-        MMIO: block start plus the cost of the instructions before it. Several accesses
-        to the same address in one block execution resolve to successive instructions."""
-        pc = m.uc.reg_read(A.UC_ARM_REG_PC) & ~1
+        MMIO (at `mmio_addr`): block start plus the cost of the instructions before it.
+        Several accesses to the same address in one block execution resolve to successive
+        instructions."""
+        pc = cpu.reg_read(A.UC_ARM_REG_PC) & ~1
         b = self.blocks.get(pc)
         if b is None:
             return self.cycles
@@ -356,7 +349,7 @@ class BlockCoster:
         insns = self._decode(pc, b[3] - pc)
         key = (pc, self.cycles)
         after = self._last_access[1] if self._last_access[0] == key else -1
-        idx = self._match_access(m, insns, after)
+        idx = self._match_access(cpu, mmio_addr, insns, after)
         self._last_access = (key, idx)
         if idx <= 0:
             return start
@@ -395,10 +388,9 @@ class BlockCoster:
             self._plans[pc] = plan
         return plan
 
-    def _match_access(self, m, insns, after: int = -1) -> int:
-        target = getattr(m, "_mmio_addr", None)
+    def _match_access(self, cpu, target, insns, after: int = -1) -> int:
         first = -1
-        reg = m.uc.reg_read
+        reg = cpu.reg_read
         pc = insns[0].address if insns else 0
         for i, base, pcval, idx, shift, disp in self._mem_plan(pc, insns):
             if i <= after:
@@ -422,6 +414,14 @@ class BlockCoster:
     # ------------------------------------------------------------------ results
     def instructions(self) -> int:
         return sum(b[0] * b[4] for b in self.blocks.values())
+
+    def decoded(self, addr: int) -> list:
+        """The capstone instructions of a known block."""
+        return self._decode(addr, self.blocks[addr][3] - addr)
+
+    def executions(self, addr: int) -> int:
+        """How many times a known block ran (fast-forwarded iterations included)."""
+        return self._counts(addr)[0]
 
     def _counts(self, addr: int) -> tuple[int, int]:
         b = self.blocks[addr]
@@ -635,7 +635,7 @@ class NativeCoster(BlockCoster):
                 if reason == 1:
                     st.resume_addr = 0xFFFFFFFF
                 return
-            if m.outcome or m._stop_flag:
+            if m.stopped():
                 return
             pc = uc.reg_read(A.UC_ARM_REG_PC)
 

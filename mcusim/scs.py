@@ -355,7 +355,7 @@ class SystemControlSpace:
                 old = self.ccr
                 self.ccr = (v & 0x7031B) | 0x200
                 if (old ^ self.ccr) & 0x30000:
-                    m.coster.clock_changed()   # L1 caches on/off: re-cost blocks
+                    m.caches_changed()         # L1 caches on/off: re-cost blocks
                 m.div0_trap(bool(v & (1 << 4)))
         elif SHPR1 <= off < SHPR1 + 12:
             for i in range(4):

@@ -23,9 +23,9 @@ module adds what other bus masters need (docs/system.md has the whole picture):
   ``PUSH``/``POP`` count one access per register), or a fixed ``cpu_access_density``.
   Fractions of a cycle carry over between slices, so the total is exact to one cycle.
 
-``attach_system(machine)`` creates ``machine.bus`` and ``machine.system``, maps the DMA
-engine (`mcusim.peripherals.dma`) at its simulator-reserved address and registers the
-hook. It is idempotent.
+``attach_system(machine)`` creates ``machine.bus`` and ``machine.system`` and registers
+the hook; the machine then maps the bus masters (the DMA engine of
+`mcusim.peripherals.dma`) like any other device. It is idempotent.
 """
 
 from __future__ import annotations
@@ -296,16 +296,16 @@ class System:
         c = self.machine.coster
         table = self._acc_per_block
         total = 0
-        for addr, b in list(c.blocks.items()):
+        for addr in list(c.blocks):
             n = table.get(addr)
             if n is None:
                 try:
-                    n = _data_accesses(c._decode(addr, b[3] - addr))
+                    n = _data_accesses(c.decoded(addr))
                 except Exception:
                     n = 0
                 table[addr] = n
             if n:
-                total += c._counts(addr)[0] * n
+                total += c.executions(addr) * n
         return total
 
     def stats(self) -> dict:
@@ -320,8 +320,8 @@ class System:
 
 def attach_system(machine, bus: BusParams | None = None,
                   cpu_access_density: float | None = None) -> System:
-    """Give `machine` its system model: machine.system, machine.bus (one AHB), the DMA
-    engine at 0xE0101000 and the CPU contention hook. Idempotent."""
+    """Give `machine` its system model: machine.system, machine.bus (one AHB) and the CPU
+    contention hook. Idempotent."""
     sysm = getattr(machine, "system", None)
     if isinstance(sysm, System):
         return sysm
@@ -329,10 +329,6 @@ def attach_system(machine, bus: BusParams | None = None,
     machine.system = sysm
     machine.bus = sysm.bus
     machine.slice_hooks.append(sysm.cpu_stall)
-    from mcusim.peripherals.dma import DMA_BASE, DMA_SIZE, DmaEngine
-    dma = DmaEngine(sysm)
-    sysm.devices["dma"] = dma
-    machine._mmio(DMA_BASE, DMA_SIZE, dma)
     return sysm
 
 

@@ -168,7 +168,8 @@ class Verifier:
         self._map()
         self._hooks()
         machine.verifier = self
-        machine.mmio_log = self._log
+        machine.memory.mmio_log = self._log
+        machine.memory.write_observers.append(self.host_wrote)
         if self.interval:
             machine.slice_cycles = min(machine.slice_cycles, self.interval)
         self.host_seconds = 0.0
@@ -178,14 +179,14 @@ class Verifier:
         m, ref = self.m, self.ref
         self.buffers: dict[str, ctypes.Array] = {}
         self.pairs = []                      # (region, timed buffer, reference buffer)
-        for lo, hi, r in m.regions:
+        for lo, hi, r in m.memory.regions:
             buf = self.buffers.get(r.name)
             if buf is None:
                 buf = self.buffers[r.name] = ctypes.create_string_buffer(r.size)
-                self.pairs.append((r, m.region_buffers[r.name], buf, lo))
+                self.pairs.append((r, m.memory.buffers[r.name], buf, lo))
             perms = UC_PROT_READ | UC_PROT_EXEC if r.access == "rx" else UC_PROT_ALL
             ref.mem_map_ptr(lo, r.size, perms, ctypes.addressof(buf))
-        for base, size in m.mmio_ranges:
+        for base, size in m.memory.mmio_ranges:
             ref.mmio_map(base, size, self._mmio_read, base, self._mmio_write, base)
 
     def _hooks(self) -> None:
@@ -281,11 +282,7 @@ class Verifier:
 
     def _diverged(self, d: Divergence) -> None:
         self.divergence = d
-        m = self.m
-        m.outcome = "diverged"
-        m.limit_reason = None
-        m.exit_code = None
-        m._stop_flag = True
+        self.m.diverge()
 
     # ------------------------------------------------------------------ reference side
     def _mmio_read(self, uc, off, size, base):

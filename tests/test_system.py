@@ -169,12 +169,12 @@ def test_completion_irq_within_one_block(target):
     entries = []
 
     def hook(m, s):
-        orig = m._enter_exception
+        orig = m.exceptions.exception_entry
 
         def enter(num, ret):
             entries.append((num, m.cycles))
             return orig(num, ret)
-        m._enter_exception = enter
+        m.exceptions.exception_entry = enter
 
     m, s = _run(target, hook)
     assert m.exit_code == 0, m.captured.decode()

@@ -1,7 +1,7 @@
 """A generic memory-to-memory DMA engine: a bus master in the SimPy system model.
 
 It exists only in the simulator, at 0xE0101000 in the Vendor_SYS region beside the
-simulator control block (0xE0100000); `mcusim.system.attach_system` maps it on every MCU.
+simulator control block (0xE0100000); the machine maps it on every MCU.
 firmware_images/include/mcusim_dma.h is the contract; in short (32-bit registers):
 
   +0x00 ID            R    0x444D4130 ("DMA0")
@@ -125,7 +125,7 @@ class DmaEngine(Peripheral, BusMaster):
         bb = self.burst_bytes()
 
         def on_burst(off, k):
-            m.host_write(dst + off, bytes(m.uc.mem_read(src + off, k)))
+            m.host_write(dst + off, m.read_memory(src + off, k))
             self.remain -= k
             rec["bursts"] += 1
 

@@ -179,7 +179,7 @@ class Stm32Usart(Peripheral):
         self.rx: bytearray = bytearray()
         self.event = None
         self.tx_bytes = 0
-        machine.uarts.append(self)
+        machine.register_uart(self)
 
     def feed(self, data: bytes) -> None:
         self.rx += data
