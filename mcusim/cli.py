@@ -178,11 +178,11 @@ def cmd_run(args) -> int:
     if not sys.stdin.isatty():
         m.semihost.stdin_source = sys.stdin.buffer   # SYS_READC/SYS_READ(0) read our stdin
     m.run(max_cycles=args.max_cycles, timeout=args.timeout)
-    rec = build_record(m)
-    from mcusim.power_glue import add_energy, write_trace
-    add_energy(rec, m)
+    rec = build_record(m.trace)
+    from mcusim.power.run_energy import add_energy, write_trace
+    add_energy(rec, m.trace)
     if args.power_trace or args.power_plot:
-        write_trace(m, args.power_trace, args.power_plot)
+        write_trace(m.trace, args.power_trace, args.power_plot)
     if args.json:
         _write_json(args.json, rec)
     if args.collapsed:
@@ -204,7 +204,7 @@ def _outcome_line(m) -> None:
 
 def write_collapsed(m, path: str) -> None:
     from mcusim.record import call_tree
-    tree = call_tree(m) or {"collapsed": {}}
+    tree = call_tree(m.trace) or {"collapsed": {}}
     try:
         with open(path, "w") as f:
             for stack, cyc in sorted(tree["collapsed"].items()):
@@ -325,8 +325,8 @@ def cmd_infer(args) -> int:
     if args.json:
         _write_json(args.json, rec)
     if args.power_trace or args.power_plot:
-        from mcusim.power_glue import write_trace
-        write_trace(m, args.power_trace, args.power_plot)
+        from mcusim.power.run_energy import write_trace
+        write_trace(m.trace, args.power_trace, args.power_plot)
     if m.outcome == "exit" and m.exit_code == 0:
         inf = rec["inference"]
         e = rec.get("inference_energy_j")

@@ -181,11 +181,11 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
         attach(m, None if verify is True else int(verify))
     m.run(max_cycles=max_cycles, timeout=timeout, progress=progress)
 
-    if m.outcome == "exit" and m.exit_code in ERRORS and m.simdev.error:
+    if m.outcome == "exit" and m.exit_code in ERRORS and m.trace.runtime_error:
         raise UserError(_runtime_error(m, name, model, arena_cap))
 
     output = None
-    rec = build_record(m)
+    rec = build_record(m.trace)
     if m.outcome == "exit" and m.exit_code == 0 and protocol_input is None:
         olen = int.from_bytes(m.read_memory(fw.symbol("mcusim_output_len"), 4), "little")
         raw = m.read_memory(fw.symbol("mcusim_output"), olen)
@@ -200,13 +200,13 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
     rec["image"] = Path(path).name
     _enrich(rec, m, model, fw, len(data), max(1, count))
     if power:
-        from mcusim.power_glue import add_energy
-        add_energy(rec, m)
+        from mcusim.power.run_energy import add_energy
+        add_energy(rec, m.trace)
     return InferenceResult(m, rec, output)
 
 
 def _runtime_error(m, name, model, arena_cap) -> str:
-    code, arg = m.exit_code, m.simdev.error_arg
+    code, arg = m.exit_code, m.trace.runtime_error[1]
     what = ERRORS.get(code, f"runtime error {code}")
     if code == 11:
         from mcusim.tflite.schema import op_name as builtin_op_name
@@ -238,20 +238,21 @@ def _enrich(rec: dict, m, model, fw, model_bytes: int, count: int) -> None:
                        "cycles": d["cycles"] // max(1, d["n"]), "energy_j": None,
                        "stalls": {k: v // max(1, d["n"]) for k, v in d["stalls"].items()} or None})
     rec["layers"] = layers
-    wins = m.simdev.windows
+    t = m.trace
+    wins = t.windows
     per_inf = [w.end - w.begin for w in wins if w.end is not None]
     rec["inference"] = {
         "count": len(per_inf),
         "cycles": per_inf[-1] if per_inf else None,
         "cycles_each": per_inf,
-        "latency_ms": (m.cycles_to_seconds(wins[-1].end) - m.cycles_to_seconds(wins[-1].begin)) * 1e3
+        "latency_ms": (t.seconds(wins[-1].end) - t.seconds(wins[-1].begin)) * 1e3
         if per_inf else None,
         "macs": model.macs,
     }
     data_lo, bss_hi = fw.symbol("__data_start"), fw.symbol("__bss_end")
     static_ram = (bss_hi - data_lo) if data_lo is not None and bss_hi is not None else 0
-    code = sum(len(s.data) for s in fw.segments if m.region_at(s.paddr)[0] is not None
-               and m.region_at(s.paddr)[0].kind == "flash")
+    code = sum(len(s.data) for s in fw.segments if t.region_at(s.paddr) is not None
+               and t.region_at(s.paddr).kind == "flash")
     mem = rec["memory"]
     mem["flash_bytes"] = code + model_bytes
     mem["code_bytes"] = code

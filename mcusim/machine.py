@@ -17,25 +17,26 @@ Devices use the machine only through `mcusim.devices.MachineInterface`.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 
-from unicorn import UC_ARCH_ARM, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_THUMB, Uc, UcError
+from unicorn import UC_ARCH_ARM, UC_MODE_THUMB, Uc, UcError
 from unicorn import arm_const as A
 
 from mcusim import faults as F
 from mcusim import nvic as N
 from mcusim.blocks import make_coster
+from mcusim.cpu_process import CpuProcess
 from mcusim.elf import Firmware
 from mcusim.errors import UserError
 from mcusim.exceptions import ExceptionModel
 from mcusim.memory_map import MemoryMap, round_up
 from mcusim.peripherals import Unmodelled, model_class
 from mcusim.peripherals.simdev import SIMDEV_BASE, SIMDEV_SIZE, SimDevice
-from mcusim.scs import PPB_BASE, PPB_SIZE, SCR_SLEEPDEEP, SystemControlSpace
-from mcusim.semihost import Exit, Semihosting
+from mcusim.scs import PPB_BASE, PPB_SIZE, SystemControlSpace
+from mcusim.semihost import Semihosting
 from mcusim.timebase import Clock, Timebase
+from mcusim.trace import RunTrace
 
 UC_CPUS = {
     "cortex-m0": A.UC_CPU_ARM_CORTEX_M0, "cortex-m3": A.UC_CPU_ARM_CORTEX_M3,
@@ -43,8 +44,6 @@ UC_CPUS = {
     "cortex-m33": A.UC_CPU_ARM_CORTEX_M33,
 }
 MAX_SLICE = 4_000_000       # cycles; bounds the wall-clock check interval
-_WFI = (b"\x30\xbf", b"\x20\xbf")                          # WFI, WFE (16-bit)
-_WFI_W = (b"\xaf\xf3\x03\x80", b"\xaf\xf3\x02\x80")        # WFI.W, WFE.W
 
 
 class Machine:
@@ -85,22 +84,14 @@ class Machine:
         self.slice_hooks: list = []   # f(t0, t1) -> extra CPU stall cycles, after each slice
         self.verifier = None          # mcusim.verify.Verifier when --verify
         self.slice_cycles = MAX_SLICE
-        # run state
-        self.sleeping: str | bool = False
-        self.sleep_cycles = self.deepsleep_cycles = 0
-        self.state_log: list[tuple[int, str]] = [(0, "run")]
+        # the run's outcome
         self.outcome: str | None = None
         self.exit_code: int | None = None
         self.fault = None
         self.limit_reason: str | None = None
-        self.pc = 0
         self.fw: Firmware | None = None
-        self._stop_flag = self._sleep_request = False
-        self._after_stop = None       # a fault to take once the slice stopped
-        self._bad_access = None
         self._map_devices()
-        self.uc.hook_add(UC_HOOK_INTR, self._hook_intr)
-        self.uc.hook_add(UC_HOOK_MEM_INVALID, self._hook_invalid)
+        self.cpu = CpuProcess(self)
         self.coster.install(self.uc)
         from mcusim.timing.memory import attach_memory_model
         self.memory_model = attach_memory_model(self)
@@ -168,7 +159,7 @@ class Machine:
         uc.reg_write(A.UC_ARM_REG_MSP, sp & ~3)
         uc.reg_write(A.UC_ARM_REG_SP, sp & ~3)
         uc.reg_write(A.UC_ARM_REG_LR, 0xFFFFFFFF)
-        self.pc = self.entry_pc = pc & ~1
+        self.cpu.pc = self.entry_pc = pc & ~1
 
     # ------------------------------------------------------------------ the device interface
     @property
@@ -230,10 +221,10 @@ class Machine:
         return self.exceptions.ipsr()
 
     def request_reset(self, why: str) -> None:
-        self._end("limit", reason=why)
+        self.end("limit", reason=why)
 
     def host_closed(self) -> None:
-        self._end("exit", reason="the host closed the serial link")
+        self.end("exit", reason="the host closed the serial link")
         if self.exit_code is None:
             self.exit_code = 0
 
@@ -246,9 +237,7 @@ class Machine:
 
     def div_by_zero(self, pc: int) -> None:
         """SDIV/UDIV by zero with CCR.DIV_0_TRP: a precise UsageFault at the divide."""
-        self.exceptions.record_context()
-        with self._host_change("code"):
-            self._take_fault(N.USAGEFAULT, N.CFSR_DIVBYZERO, pc, None)
+        self.cpu.div_by_zero(pc)
 
     def host_write(self, addr: int, data: bytes) -> None:
         self.memory.host_write(addr, data)
@@ -301,19 +290,19 @@ class Machine:
         if not self.timebase.can_be_woken() and not self.exc.any_pending_enabled():
             sym = self.fw.function_at(addr) if self.fw is not None else None
             where = f"0x{addr:08x}" + (f" ({sym})" if sym else "")
-            self._end("limit", f"firmware spins forever at {where} with no interrupt source")
+            self.end("limit", f"firmware spins forever at {where} with no interrupt source")
             return False
         return True
 
     def stopped(self) -> bool:
         """The current slice must end (the run ended, or the simulator has work to do)."""
-        return self.outcome is not None or self._stop_flag
+        return self.cpu.stopped()
 
     def diverge(self) -> None:
         """--verify found the reference CPU computing something else: the run ends with
         outcome "diverged" (whatever it was going to be)."""
         self.outcome, self.limit_reason, self.exit_code = "diverged", None, None
-        self._stop_flag = True
+        self.cpu.stop()
 
     # ------------------------------------------------------------------ faults and exceptions
     def _charge(self, cycles: int) -> None:
@@ -322,228 +311,66 @@ class Machine:
     def _fatal(self, f) -> None:
         F.annotate(f, self.fw, self.uc)
         self.fault = f
-        self._end("fault")
+        self.end("fault")
 
-    def _take_fault(self, kind: int, cfsr_bit: int, pc: int, address) -> None:
-        handler = self.exceptions.fault(kind, cfsr_bit, pc, address)
-        self.pc = handler if handler is not None else pc
-
-    def _host_change(self, kind: str):
+    def host_change(self, kind: str):
         """Brackets a change the simulator makes to the CPU's state (exception entry and
         return, semihosting, faults): --verify replays it into its reference CPU."""
         v = self.verifier
         return _NO_CHANGE if v is None else v.change(kind)
 
-    def _hook_invalid(self, uc, access, address, size, value, ud) -> bool:
-        self._bad_access = (access, address)
-        return False
-
-    def _hook_intr(self, uc, intno, ud) -> None:
-        v = self.verifier
-        if v is not None:
-            v.begin("intr", intno)
-        try:
-            self._on_intr(uc, intno)
-        finally:
-            if v is not None:
-                v.end()
-        if self.outcome:
-            uc.emu_stop()
-
-    def _on_intr(self, uc, intno) -> None:
-        pc = uc.reg_read(A.UC_ARM_REG_PC)
-        if pc >= 0xF0000000 and intno in (3, 8):        # an EXC_RETURN branch
-            self._exception_return(pc | 1)
-            return
-        if intno == 7:                                   # BKPT; PC at the BKPT
-            if uc.mem_read(pc, 2)[0] == 0xAB:
-                self._semihost(pc)
-                return
-            # no debugger attached: BKPT escalates to HardFault (C1.7.1)
-            self._stop_after(N.HARDFAULT, 0, pc, debug_event=True)
-            return
-        if intno == 2:                                   # SVC; PC after the instruction
-            self.exceptions.record_context()
-            handler = self.exceptions.exception_entry(N.SVCALL, pc)
-            self.pc = handler if handler is not None else pc
-            return
-        fault = F.fault_of_intr(intno, pc)
-        if fault is not None:
-            self.exceptions.record_context()
-            self._take_fault(fault[0], fault[1], pc & ~1, None)
-            return
-        self._stop_after(N.USAGEFAULT, N.CFSR_UNDEFINSTR, pc & ~1)
-
-    def _stop_after(self, kind, bit, pc, debug_event=False) -> None:
-        self._stop_flag = True
-        self._after_stop = (kind, bit, pc, debug_event)
-        self.uc.emu_stop()
-
-    def _exception_return(self, exc_return: int) -> None:
-        addr, sleep = self.exceptions.exception_return(exc_return)
-        if addr is not None:
-            self.pc = addr
-        if sleep:
-            self._stop_flag = self._sleep_request = True
-
-    def _semihost(self, pc: int) -> None:
-        uc = self.uc
-        op = uc.reg_read(A.UC_ARM_REG_R0)
-        arg = uc.reg_read(A.UC_ARM_REG_R1)
-        try:
-            r = self.semihost.call(op, arg)
-        except Exit as e:
-            self.exit_code = e.status
-            self._end("exit")
-            return
-        except UcError:
-            r = 0xFFFFFFFF
-        uc.reg_write(A.UC_ARM_REG_R0, r & 0xFFFFFFFF)
-        uc.reg_write(A.UC_ARM_REG_PC, (pc + 2) | 1)
-
-    def _end(self, outcome: str, reason: str | None = None) -> None:
+    def end(self, outcome: str, reason: str | None = None) -> None:
+        """The run ends (the first outcome stands)."""
         if self.outcome is None:
             self.outcome = outcome
             if reason:
                 self.limit_reason = reason
-        self._stop_flag = True
-        if self.timebase.in_slice:
-            self.uc.emu_stop()
+        self.cpu.stop()
 
     # ------------------------------------------------------------------ running
-    def run(self, max_cycles: int | None = None, timeout: float | None = None, progress=None):
-        self.max_cycles = max_cycles if max_cycles else 1 << 62
-        self.wall_deadline = time.monotonic() + timeout if timeout else None
-        self.progress = progress
-        self.host_in_cpu = 0.0
+    def run(self, max_cycles: int | None = None, timeout: float | None = None,
+            progress=None) -> RunTrace:
+        """Run until the firmware exits, faults or reaches a limit; returns the run's trace
+        (also kept as `self.trace`)."""
+        limit = max_cycles if max_cycles else 1 << 62
         t0 = time.perf_counter()
-        self.env.run(until=self.env.process(self._cpu()))
+        wall = time.monotonic() + timeout if timeout else None
+        self.env.run(until=self.env.process(self.cpu.run(limit, wall, progress)))
         if self.verifier is not None:
             self.verifier.finish()
         if self.memory_model is not None:
             self.memory_model.finish()
         self.stack_peak = self.memory.stack_peak()
         self.host_seconds = time.perf_counter() - t0
-        self.host_outside_cpu = self.host_seconds - self.host_in_cpu
+        self.host_outside_cpu = self.host_seconds - self.cpu.host_in_cpu
         self.semihost.close()
-        return self
+        self.trace = self._make_trace()
+        return self.trace
 
-    def _cpu(self):
-        env, tb = self.env, self.timebase
-        while self.outcome is None:
-            if self.sleeping:
-                if self.exc.any_pending_enabled():
-                    self._wake()
-                    continue
-                nxt = env.peek()
-                if nxt == math.inf or not tb.can_be_woken():
-                    self._end("limit", "the core is asleep (WFI/WFE) with nothing that can wake it")
-                    break
-                if nxt >= self.max_cycles:
-                    self._sleep_account(self.max_cycles)
-                    self._end("limit", f"cycle limit {self.max_cycles} reached while asleep")
-                    break
-                self._sleep_account(int(nxt))
-                yield env.timeout(int(nxt) - env.now)
-                continue
-            with self._host_change("host"):
-                handler = self.exceptions.take_pending(self.pc)
-            if handler is not None:
-                self.pc = handler
-            if self.outcome:
-                break
-            nxt = env.peek()
-            tb.deadline = min(self.max_cycles, self.cycles + self.slice_cycles, nxt)
-            t_slice = self.cycles
-            self._run_slice()
-            for hook in self.slice_hooks:
-                # bus masters (DMA, accelerators) that held the shared bus during the
-                # slice delay the CPU's own accesses: transaction-level contention
-                self.cycles += hook(t_slice, self.cycles)
-            if self.verifier is not None and self.verifier.after_slice():
-                break                    # the reference CPU computed something else
-            if self.outcome is None and self.cycles >= self.max_cycles:
-                self._end("limit", f"cycle limit {self.max_cycles} reached")
-            if self.outcome is None and self.wall_deadline and time.monotonic() > self.wall_deadline:
-                self._end("limit", "wall-clock timeout reached")
-            if self.progress:
-                self.progress(self)
-            yield env.timeout(max(0, self.cycles - env.now))
-
-    def _run_slice(self) -> None:
-        uc, tb = self.uc, self.timebase
-        self._stop_flag = False
-        self._bad_access = None
-        tb.in_slice = True
-        t0 = time.perf_counter()
-        try:
-            self.coster.emu_run(uc, self.pc)
-            err = None
-        except UcError as e:
-            err = e
-        finally:
-            tb.in_slice = False
-            self.host_in_cpu += time.perf_counter() - t0
-        self.pc = uc.reg_read(A.UC_ARM_REG_PC)
-        if self.outcome:
-            return
-        if err is not None:
-            with self._host_change("uerr"):
-                self._emulation_error(err)
-            return
-        if self._stop_flag:
-            if self._sleep_request:
-                self._sleep_request = False
-                self._go_to_sleep()
-            elif self._after_stop is not None:
-                kind, bit, pc, debug = self._after_stop
-                self._after_stop = None
-                with self._host_change("host"):
-                    self._take_fault(kind, bit, pc, None)
-                if debug and self.fault is None and self.outcome is None:
-                    self.scs.hfsr |= 1 << 31             # HFSR.DEBUGEVT
-            return
-        if self.cycles >= tb.deadline:
-            return                                        # stopped at the deadline
-        if self._after_wfx(self.pc):                      # emu_start returned: WFI/WFE
-            self._go_to_sleep()
-
-    def _emulation_error(self, err: UcError) -> None:
-        pc = self.pc
-        self.exceptions.record_context()
-        code = err.errno
-        if F.is_fetch_error(code) and pc >= 0xF0000000 and self.ipsr():
-            self._exception_return(pc | 1)     # Armv6-M: EXC_RETURN surfaces as a fetch fault
-            return
-        kind, bit = F.fault_of_error(code, pc, lambda a: F.is_coprocessor(self.uc, a))
-        addr = self._bad_access[1] if self._bad_access else None
-        self._take_fault(kind, bit, pc, addr if bit in (N.CFSR_PRECISERR, 0) else None)
-
-    def _after_wfx(self, pc: int) -> bool:
-        try:
-            return (bytes(self.uc.mem_read(pc - 2, 2)) in _WFI
-                    or bytes(self.uc.mem_read(pc - 4, 4)) in _WFI_W)
-        except UcError:
-            return False
-
-    def _go_to_sleep(self) -> None:
-        if self.exc.any_pending_enabled():
-            return  # WFI completes at once when an interrupt is already pending
-        self.sleeping = "deepsleep" if self.scs.scr & SCR_SLEEPDEEP else "sleep"
-        self.state_log.append((self.cycles, self.sleeping))
-
-    def _sleep_account(self, until: int) -> None:
-        d = until - self.cycles
-        if d > 0:
-            if self.sleeping == "deepsleep":
-                self.deepsleep_cycles += d
-            else:
-                self.sleep_cycles += d
-            self.cycles = until
-
-    def _wake(self) -> None:
-        self.sleeping = False
-        self.state_log.append((self.cycles, "run"))
+    def _make_trace(self) -> RunTrace:
+        pwr = self.peripherals.get("pwr")
+        lpms = pwr.low_power_mode() if pwr is not None and hasattr(pwr, "low_power_mode") \
+            and getattr(pwr, "regs", None) else None
+        sd = self.simdev
+        mm = self.memory_model
+        return RunTrace(
+            mcu=self.mcu, mode=self.mode, outcome=self.outcome, exit_code=self.exit_code,
+            fault=self.fault, limit_reason=self.limit_reason, cycles=self.cycles,
+            instructions=self.instructions, clock=self.clock, power_states=list(self.cpu.state_log),
+            sleep_cycles=self.cpu.sleep_cycles, deepsleep_cycles=self.cpu.deepsleep_cycles,
+            deep_sleep_mode=lpms, exception_cycles=self.exceptions.cycles,
+            exceptions_taken=self.exceptions.taken, causes=self.coster.cause_snapshot(),
+            bus_stall_cycles=int(self.system.stats().get("cpu_stall_cycles", 0)),
+            blocks=list(self.coster.block_cycles()), call_tree=self.coster.profile_nodes(),
+            layers=list(sd.layers), windows=list(sd.windows), arena_bytes=sd.arena_bytes,
+            runtime_error=(sd.error, sd.error_arg) if sd.error else None,
+            stack_peak=self.stack_peak, stdout=bytes(self.captured),
+            stderr=bytes(self.captured_err), firmware=self.fw, entry_pc=getattr(self, "entry_pc", 0),
+            memory_stats=dict(mm.stats) if mm is not None and hasattr(mm, "stats") else {},
+            system_stats=self.system.stats(),
+            verify=self.verifier.summary() if self.verifier is not None else None,
+            host_seconds=self.host_seconds, host_in_cpu=self.cpu.host_in_cpu,
+            warnings=sorted(self.warned))
 
     # ------------------------------------------------------------------ results
     @property
@@ -570,7 +397,8 @@ class Machine:
         # the accessing instruction (its issue cycles), so the snapshot is as of now
         core -= max(0, self.cycles - self.now_precise())
         bus = self.system.stats().get("cpu_stall_cycles", 0) if getattr(self, "system", None) else 0
-        return (core, branch, self.exceptions.cycles, self.sleep_cycles + self.deepsleep_cycles, bus)
+        return (core, branch, self.exceptions.cycles,
+                self.cpu.sleep_cycles + self.cpu.deepsleep_cycles, bus)
 
 
 class _NoChange:

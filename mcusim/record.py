@@ -1,25 +1,30 @@
-"""The run record (DESIGN.md contract): one dict per run, written as JSON."""
+"""The run record (DESIGN.md contract): one dict per run, written as JSON, built from the
+run's trace (mcusim.trace.RunTrace)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from mcusim import nvic as N
+
+def _trace(t):
+    """A RunTrace, also from a finished Machine (which keeps the trace of its run)."""
+    return getattr(t, "trace", None) or t
 
 
-def function_profile(m) -> list[dict]:
+def function_profile(t) -> list[dict]:
     """Exclusive cycles and instructions per function, from the block counts."""
-    fw = getattr(m, "fw", None)
+    t = _trace(t)
+    fw = t.firmware
     per = defaultdict(lambda: [0, 0])
-    for addr, _count, cyc, ins in m.coster.block_cycles():
+    for addr, _count, cyc, ins in t.blocks:
         if not cyc and not ins:
             continue
         name = (fw.function_at(addr) if fw else None) or f"0x{addr:08x}"
         per[name][0] += cyc
         per[name][1] += ins
-    if m.exception_cycles:
-        per["[exception entry/exit]"][0] += m.exception_cycles
-    tree = call_tree(m)
+    if t.exception_cycles:
+        per["[exception entry/exit]"][0] += t.exception_cycles
+    tree = call_tree(t)
     incl = tree["inclusive"] if tree else {}
     calls = tree["calls"] if tree else {}
     rows = [{"name": k, "cycles": v[0], "instructions": v[1], "energy_j": None,
@@ -29,13 +34,14 @@ def function_profile(m) -> list[dict]:
     return rows
 
 
-def call_tree(m) -> dict | None:
+def call_tree(t) -> dict | None:
     """Inclusive and exclusive cycles per function from the call-tree profile, and the
     collapsed stacks (`a;b;c cycles`, the format flamegraph.pl and speedscope read)."""
-    nodes = m.coster.profile_nodes()
+    t = _trace(t)
+    nodes = t.call_tree
     if not nodes:
         return None
-    fw = getattr(m, "fw", None)
+    fw = t.firmware
 
     def name(addr):
         return ((fw.function_at(addr) if fw else None) or f"0x{addr:08x}")
@@ -56,7 +62,7 @@ def call_tree(m) -> dict | None:
         if f in paths[i][:-1]:
             continue                       # recursion: the outer call already counts it
         incl[f] = incl.get(f, 0) + sub[i]
-    root_name = (fw.function_at(getattr(m, "entry_pc", 0)) if fw else None) or "[reset]"
+    root_name = (fw.function_at(t.entry_pc) if fw else None) or "[reset]"
     collapsed = {}
     for i, n in enumerate(nodes):
         if n[2]:
@@ -78,34 +84,31 @@ def interval_causes(iv) -> dict | None:
     return d
 
 
-def layer_profile(m) -> list[dict]:
+def layer_profile(t) -> list[dict]:
     rows = []
-    for iv in m.simdev.layers:
+    for iv in _trace(t).layers:
         rows.append({"index": iv.index, "op": iv.op, "macs": iv.macs,
                      "cycles": (iv.end or iv.begin) - iv.begin, "energy_j": None,
                      "stalls": interval_causes(iv)})
     return rows
 
 
-def stall_breakdown(m) -> dict:
+def stall_breakdown(t) -> dict:
     """Where the cycles went, exactly partitioning the run: core (the core timing model's
     issue cycles at zero wait states), branch (taken-branch refills), memory (flash wait
     states, accelerator and cache misses: the memory model; split into fetch/data when it
     ran in detailed mode), exception (entry/exit/tail-chain), bus (stalls behind other bus
     masters), sleep."""
-    core, branch = m.coster.cause_snapshot()   # running totals kept by the block hook
-    sleep = m.sleep_cycles + m.deepsleep_cycles
-    bus = 0
-    sysm = getattr(m, "system", None)
-    if sysm is not None:
-        bus = int(sysm.stats().get("cpu_stall_cycles", 0))
-    memory = m.cycles - core - branch - m.exception_cycles - sleep - bus
+    t = _trace(t)
+    core, branch = t.causes                    # running totals kept by the block hook
+    sleep = t.sleep_cycles + t.deepsleep_cycles
+    bus = t.bus_stall_cycles
+    memory = t.cycles - core - branch - t.exception_cycles - sleep - bus
     out = {"core": core, "branch": branch, "memory": memory,
-           "exception": m.exception_cycles, "bus": bus, "sleep": sleep}
-    mm = getattr(m, "memory_model", None)
-    if mm is not None and m.mode == "detailed" and hasattr(mm, "stats"):
-        out["memory_fetch"] = int(mm.stats.get("fetch_stall", 0))
-        out["memory_data"] = int(mm.stats.get("data_stall", 0))
+           "exception": t.exception_cycles, "bus": bus, "sleep": sleep}
+    if t.mode == "detailed" and t.memory_stats:
+        out["memory_fetch"] = int(t.memory_stats.get("fetch_stall", 0))
+        out["memory_data"] = int(t.memory_stats.get("data_stall", 0))
     return out
 
 
@@ -124,55 +127,58 @@ def fault_dict(f) -> dict | None:
     }
 
 
-def memory_usage(m) -> dict:
-    fw = getattr(m, "fw", None)
+def memory_usage(t) -> dict:
+    t = _trace(t)
+    fw = t.firmware
     flash = ram = 0
     if fw is not None:
         for seg in fw.segments:
-            r, _ = m.region_at(seg.paddr)
+            r = t.region_at(seg.paddr)
             if r is not None and r.kind == "flash":
                 flash += len(seg.data)
-            rv, _ = m.region_at(seg.vaddr)
+            rv = t.region_at(seg.vaddr)
             if rv is not None and rv.kind != "flash":
                 ram += seg.memsz
     return {"flash_bytes": flash or None, "ram_bytes": ram or None,
-            "arena_bytes": m.simdev.arena_bytes, "stack_peak_bytes": getattr(m, "stack_peak", None)}
+            "arena_bytes": t.arena_bytes, "stack_peak_bytes": t.stack_peak}
 
 
-def build_record(m, *, profile: bool = True) -> dict:
-    seconds = m.cycles_to_seconds(m.cycles)
+def build_record(t, *, profile: bool = True) -> dict:
+    """The run record of a RunTrace (or of a finished Machine)."""
+    t = _trace(t)
+    hz = t.clock_hz
     rec = {
-        "mcu": m.mcu.name,
-        "core": m.core.name,
-        "clock_hz": m.clock_hz,
-        "mode": m.mode,
-        "outcome": m.outcome,
-        "exit_code": m.exit_code,
-        "cycles": m.cycles,
-        "instructions": m.instructions,
-        "seconds": seconds,
+        "mcu": t.mcu.name,
+        "core": t.mcu.core.name,
+        "clock_hz": hz,
+        "mode": t.mode,
+        "outcome": t.outcome,
+        "exit_code": t.exit_code,
+        "cycles": t.cycles,
+        "instructions": t.instructions,
+        "seconds": t.seconds(),
         "energy_j": None,
         "avg_power_w": None,
-        "stdout": m.captured.decode("utf-8", "replace"),
-        "fault": fault_dict(m.fault),
-        "limit": m.limit_reason if m.outcome == "limit" else None,
-        "functions": function_profile(m) if profile else [],
-        "layers": layer_profile(m),
+        "stdout": t.stdout.decode("utf-8", "replace"),
+        "fault": fault_dict(t.fault),
+        "limit": t.limit_reason if t.outcome == "limit" else None,
+        "functions": function_profile(t) if profile else [],
+        "layers": layer_profile(t),
         "power_states": {
-            "run": {"seconds": m.cycles_to_seconds(m.cycles) - (m.sleep_cycles + m.deepsleep_cycles) / m.clock_hz,
+            "run": {"seconds": t.seconds() - (t.sleep_cycles + t.deepsleep_cycles) / hz,
                     "energy_j": None},
-            "sleep": {"seconds": m.sleep_cycles / m.clock_hz, "energy_j": None},
-            "deepsleep": {"seconds": m.deepsleep_cycles / m.clock_hz, "energy_j": None},
+            "sleep": {"seconds": t.sleep_cycles / hz, "energy_j": None},
+            "deepsleep": {"seconds": t.deepsleep_cycles / hz, "energy_j": None},
         },
-        "memory": memory_usage(m),
-        "exceptions_taken": m.exceptions_taken,
-        "stalls": stall_breakdown(m),
-        "system": m.system.stats() if getattr(m, "system", None) is not None else None,
-        "cpi": (m.cycles / m.instructions) if m.instructions else None,
-        "runtime_error": ({"code": m.simdev.error, "arg": m.simdev.error_arg}
-                          if m.simdev.error else None),
-        "host_seconds": round(getattr(m, "host_seconds", 0.0), 3),
-        "verify": m.verifier.summary() if getattr(m, "verifier", None) is not None else None,
+        "memory": memory_usage(t),
+        "exceptions_taken": t.exceptions_taken,
+        "stalls": stall_breakdown(t),
+        "system": t.system_stats,
+        "cpi": (t.cycles / t.instructions) if t.instructions else None,
+        "runtime_error": ({"code": t.runtime_error[0], "arg": t.runtime_error[1]}
+                          if t.runtime_error else None),
+        "host_seconds": round(t.host_seconds, 3),
+        "verify": t.verify,
     }
     return rec
 
@@ -197,4 +203,4 @@ def fault_line(f) -> str:
     return s
 
 
-__all__ = ["build_record", "fault_line", "function_profile", "layer_profile", "N"]
+__all__ = ["build_record", "fault_line", "function_profile", "layer_profile", "call_tree"]

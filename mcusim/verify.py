@@ -214,11 +214,11 @@ class Verifier:
         for _r, tb, rb, _lo in self.pairs:
             ctypes.memmove(rb, tb, len(tb))
         st = list(self.state.read(self.m.uc))
-        st[self.state.index["pc"]] = self.m.pc
+        st[self.state.index["pc"]] = self.m.cpu.pc
         self.state.write(self.ref, tuple(st))
-        self.pc = self.m.pc
+        self.pc = self.m.cpu.pc
         self.counter.count = self.m.coster.nexec
-        self._last_good = self._where(self.m.coster.nexec, self.m.cycles, self.m.pc)
+        self._last_good = self._where(self.m.coster.nexec, self.m.cycles, self.m.cpu.pc)
 
     # ------------------------------------------------------------------ timed side
     def change(self, kind: str) -> _Change:
@@ -441,13 +441,13 @@ class Verifier:
             raise _Diverged(self._report("the reference CPU computed a different state",
                                          "checkpoint", n, m.cycles, timed, ref_state, mem))
         self.checkpoints += 1
-        self._last_good = self._where(n, m.cycles, m.pc)
+        self._last_good = self._where(n, m.cycles, m.cpu.pc)
         self._log.clear()
         self._pos = 0
 
     def _timed_state(self) -> tuple:
         st = list(self.state.read(self.m.uc))
-        st[self.state.index["pc"]] = self.m.pc
+        st[self.state.index["pc"]] = self.m.cpu.pc
         return tuple(st)
 
     def _memory_diffs(self, final: bool) -> list:
@@ -471,7 +471,7 @@ class Verifier:
 
     def _report(self, what, kind, blocks, cycles, timed, ref, mem=()) -> Divergence:
         st = self.state
-        pc = timed[st.index["pc"]] & ~1 if timed is not None else self.m.pc
+        pc = timed[st.index["pc"]] & ~1 if timed is not None else self.m.cpu.pc
         ref_pc = self.pc
         fw = getattr(self.m, "fw", None)
         d = Divergence(what=what, kind=kind, blocks=blocks, cycles=cycles, pc=pc,

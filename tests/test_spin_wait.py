@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 from mcusim.catalog import load_mcu  # noqa: E402
 from mcusim.elf import load_firmware  # noqa: E402
 from mcusim.machine import Machine  # noqa: E402
-from mcusim.power_glue import add_energy  # noqa: E402
+from mcusim.power.run_energy import add_energy  # noqa: E402
 from mcusim.record import build_record  # noqa: E402
 
 PRE = ROOT / "firmware_images" / "prebuilt" / "cortex-m4f"

@@ -186,7 +186,7 @@ def test_completion_irq_within_one_block(target):
         assert 0 <= c - t["end"] <= max_block, (t, c, max_block)
     # the 4 KB copy with the core asleep: woken at the exact completion cycle (then the
     # PRIMASK idiom's CPSIE block runs before the handler is entered)
-    assert (d.transfers[0]["end"], "run") in m.state_log
+    assert (d.transfers[0]["end"], "run") in m.trace.power_states
     assert d.transfers[0]["end"] - d.transfers[0]["start"] == d.expected_cycles(4096, 16)
 
 

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from mcusim.trace import Interval
 
 SIMDEV_BASE = 0xE0100000
 SIMDEV_SIZE = 0x1000
 ID_VALUE = 0x4D435553
-
-
-@dataclass
-class Interval:
-    index: int
-    op: int
-    macs: int
-    begin: int
-    end: int | None = None
-    causes_begin: tuple = ()
-    causes_end: tuple = ()
 
 
 class SimDevice:

@@ -1,6 +1,7 @@
-"""Energy for a finished run: the machine's timeline through the MCU's power model.
+"""The energy of a finished run: its trace (mcusim.trace.RunTrace) through the MCU's
+power model.
 
-The machine logs, in core cycles, the clock changes, the power state changes (run, sleep
+The trace holds, in core cycles, the clock changes, the power state changes (run, sleep
 on WFI/WFE, deep sleep with SCR.SLEEPDEEP), per-function cycles and the firmware's layer
 and window markers; mcusim.power integrates the power model over them.
 """
@@ -10,19 +11,24 @@ from __future__ import annotations
 from mcusim.errors import UserError
 
 
-def timeline(m, functions=None):
+def _trace(t):
+    return getattr(t, "trace", None) or t
+
+
+def timeline(t, functions=None):
     from mcusim.power import Timeline
 
+    t = _trace(t)
     layers = [{"index": iv.index, "op": iv.op, "macs": iv.macs, "begin": iv.begin, "end": iv.end}
-              for iv in m.simdev.layers if iv.end is not None and iv.end <= m.cycles]
-    windows = [(iv.begin, iv.end) for iv in m.simdev.windows if iv.end is not None and iv.end <= m.cycles]
-    states = [(c, s) for c, s in m.state_log if c <= m.cycles]
+              for iv in t.layers if iv.end is not None and iv.end <= t.cycles]
+    windows = [(iv.begin, iv.end) for iv in t.windows if iv.end is not None and iv.end <= t.cycles]
+    states = [(c, s) for c, s in t.power_states if c <= t.cycles]
     # DVFS: the voltage range follows the clock (the lowest range that admits it)
-    vr = None if len(m.clock_changes) == 1 and m.clock_hz == m.mcu.clock_mhz * 1e6 else \
-        [(c, "auto") for c, _ in m.clock_changes]
-    return Timeline(total_cycles=m.cycles, clock_changes=list(m.clock_changes), power_states=states,
+    vr = None if len(t.clock_changes) == 1 and t.clock_hz == t.mcu.clock_mhz * 1e6 else \
+        [(c, "auto") for c, _ in t.clock_changes]
+    return Timeline(total_cycles=t.cycles, clock_changes=list(t.clock_changes), power_states=states,
                     voltage_ranges=vr, functions=functions or [], layers=layers, windows=windows,
-                    deep_sleep_state=deep_sleep_state(m))
+                    deep_sleep_state=deep_sleep_state(t))
 
 
 # STM32 PWR_CR1.LPMS (RM0432 5.4.1; RM0456 and RM0444 likewise): the mode SLEEPDEEP enters
@@ -30,40 +36,42 @@ _LPMS = {0: "stop0", 1: "stop1", 2: "stop2", 3: "standby", 4: "shutdown", 5: "sh
          6: "shutdown", 7: "shutdown"}
 
 
-def deep_sleep_state(m):
+def deep_sleep_state(t):
     """The low-power mode WFI with SLEEPDEEP enters, from the PWR model when the firmware
     selected one (None: the power catalog's default)."""
-    pwr = m.peripherals.get("pwr")
-    if pwr is None or not hasattr(pwr, "low_power_mode") or not pwr.regs:
+    t = _trace(t)
+    if t.deep_sleep_mode is None:
         return None
-    pm = power_model(m)
-    name = _LPMS.get(pwr.low_power_mode())
+    pm = power_model(t)
+    name = _LPMS.get(t.deep_sleep_mode)
     states = getattr(pm, "states", None) or {}
     return name if name in states else None
 
 
-def power_model(m):
+def power_model(t):
     from mcusim.power import PowerModel
-    if not m.mcu.power_model:
+    mcu = _trace(t).mcu
+    if not mcu.power_model:
         return None
-    return PowerModel.from_catalog(m.mcu.power_model, m.mcu)
+    return PowerModel.from_catalog(mcu.power_model, mcu)
 
 
-def add_energy(rec: dict, m) -> None:
+def add_energy(rec: dict, t) -> None:
     """Fill the record's energy fields (DESIGN.md keys) in place."""
     from mcusim.power import account
 
-    pm = power_model(m)
-    if pm is None or m.cycles == 0:
+    t = _trace(t)
+    pm = power_model(t)
+    if pm is None or t.cycles == 0:
         return
     funcs = [{"name": f["name"], "cycles": f["cycles"], "instructions": f["instructions"]}
              for f in rec.get("functions", []) if not f["name"].startswith("[")]
-    rep = account(timeline(m, funcs), pm)
+    rep = account(timeline(t, funcs), pm)
     rec["energy_j"] = rep.energy_j
     rec["avg_power_w"] = rep.avg_power_w
     rec["peak_power_w"] = rep.peak_power_w
     rec["vdd_v"] = rep.vdd_v
-    rec["power_model"] = m.mcu.power_model
+    rec["power_model"] = t.mcu.power_model
     rec["power_states"] = {k: {"seconds": v["seconds"], "energy_j": v["energy_j"]}
                            for k, v in rep.power_states.items()}
     by_name = {f["name"]: f.get("energy_j") for f in rep.functions}
@@ -84,17 +92,18 @@ def add_energy(rec: dict, m) -> None:
         rec["power_warnings"] = list(rep.warnings)
 
 
-def write_trace(m, csv_path, png_path) -> None:
+def write_trace(t, csv_path, png_path) -> None:
     from mcusim.power.trace import plot_power_trace, write_power_trace_csv
 
-    pm = power_model(m)
+    t = _trace(t)
+    pm = power_model(t)
     if pm is None:
-        raise UserError(f"{m.mcu.name} has no power model: no power trace")
-    tl = timeline(m)
+        raise UserError(f"{t.mcu.name} has no power model: no power trace")
+    tl = timeline(t)
     try:
         if csv_path:
             write_power_trace_csv(csv_path, tl, pm)
         if png_path:
-            plot_power_trace(png_path, tl, pm, title=f"{m.mcu.name} at {m.clock_hz / 1e6:g} MHz")
+            plot_power_trace(png_path, tl, pm, title=f"{t.mcu.name} at {t.clock_hz / 1e6:g} MHz")
     except OSError as e:
         raise UserError(f"cannot write the power trace: {e.strerror}") from None
