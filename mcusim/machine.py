@@ -72,7 +72,7 @@ class Machine:
         self.timebase = Timebase(self.coster, self.uc, self.memory, skip_spin_waits)
         self.env = self.timebase.env
         self.exc = N.ExceptionState(mcu.num_irqs, self.core.nvic_prio_bits, self.v6m)
-        self.scs = SystemControlSpace(self)
+        self.scs = SystemControlSpace(self, _systick_ref_divider(mcu))
         self.exceptions = ExceptionModel(self.uc, self.core, self.exc, self.scs, self.memory,
                                          self.coster, self._charge, self._fatal)
         self.simdev = SimDevice(self)
@@ -399,6 +399,14 @@ class Machine:
         bus = self.system.stats().get("cpu_stall_cycles", 0) if getattr(self, "system", None) else 0
         return (core, branch, self.exceptions.cycles,
                 self.cpu.sleep_cycles + self.cpu.deepsleep_cycles, bus)
+
+
+def _systick_ref_divider(mcu) -> int:
+    """SysTick's reference clock is HCLK / this (8 on STM32; the catalog's [systick])."""
+    v = getattr(mcu, "systick_ref_clock_divider", None)
+    if v is None:
+        v = ((getattr(mcu, "raw", None) or {}).get("systick") or {}).get("ref_clock_divider", 8)
+    return int(v)
 
 
 class _NoChange:

@@ -55,7 +55,7 @@ def test_systick_calib_reports_the_reference_clock():
     sys.path.insert(0, str(ROOT))
     from mcusim.catalog import load_mcu
     from mcusim.machine import Machine
-    from mcusim.scs import SYST_CALIB
+    from mcusim.systick import CALIB as SYST_CALIB
     m = Machine(load_mcu("stm32l4r5"))
     v = m.scs.systick.read(SYST_CALIB, 0)
     assert v >> 31 == 0 and (v >> 30) & 1 == 0
