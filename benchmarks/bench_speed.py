@@ -77,7 +77,7 @@ def bare_unicorn(elf: str, mcu_name: str) -> float:
 
 def run_mcusim(elf: str, mcu_name: str, native: bool):
     os.environ["MCUSIM_NATIVE"] = "1" if native else "0"
-    import mcusim.blocks as B
+    import mcusim.timing.blocks as B
     B._NATIVE_TRIED = False
     B._NATIVE_LIB = None
     m = Machine(load_mcu(mcu_name), stdout=_Null(), stderr=_Null())

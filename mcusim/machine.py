@@ -25,7 +25,7 @@ from unicorn import arm_const as A
 
 from mcusim import faults as F
 from mcusim import nvic as N
-from mcusim.blocks import make_coster
+from mcusim.timing.blocks import make_coster
 from mcusim.cpu_process import CpuProcess
 from mcusim.elf import Firmware
 from mcusim.errors import UserError

@@ -190,7 +190,7 @@ class Verifier:
             ref.mmio_map(base, size, self._mmio_read, base, self._mmio_write, base)
 
     def _hooks(self) -> None:
-        from mcusim.blocks import native_library
+        from mcusim.timing.blocks import native_library
         ref = self.ref
         ref.hook_add(UC_HOOK_INTR, self._intr)
         lib = native_library()

@@ -38,7 +38,7 @@ def run(elf, mcu, uart, native, tmp_path):
 
 
 def test_native_hook_is_available():
-    from mcusim.blocks import native_library
+    from mcusim.timing.blocks import native_library
     assert native_library() is not None, "no C compiler? the native hook could not be built"
 
 

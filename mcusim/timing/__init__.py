@@ -1,4 +1,6 @@
-"""Timing models: per-block core cost (``core``); the memory model lives in ``memory``."""
+"""Timing: the core timing model (``core``: per-block cost from the TRM tables), the memory
+model (``memory``: wait states, flash accelerators, caches) and the block hook that charges
+their costs in bulk (``blocks``)."""
 
 from .core import BlockCost, CoreTiming, TimingError, div_cycles, load_timing_table
 

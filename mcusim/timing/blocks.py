@@ -485,7 +485,7 @@ def native_library():
     _NATIVE_TRIED = True
     if os.environ.get("MCUSIM_NATIVE", "1") == "0":
         return None
-    src = Path(__file__).with_name("_native") / "blockhook.c"
+    src = Path(__file__).resolve().parent.parent / "_native" / "blockhook.c"
     try:
         code = src.read_bytes()
     except OSError:
