@@ -174,10 +174,6 @@ class Machine:
     def clock_hz(self) -> float:
         return self.clock.hz
 
-    @property
-    def clock_changes(self) -> list:
-        return self.clock.changes
-
     def now(self) -> int:
         return self.coster.cycles
 
@@ -192,9 +188,6 @@ class Machine:
 
     def seconds(self) -> float:
         return self.clock.seconds(self.cycles)
-
-    def cycles_to_seconds(self, cycles: int) -> float:
-        return self.clock.seconds(cycles)
 
     def set_clock(self, hz: float, source: str = "") -> None:
         self.clock.set(hz, self.cycles)

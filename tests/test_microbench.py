@@ -265,16 +265,10 @@ def test_sequence_against_trm(core, name, exp):
         f"{core} {name}: {got:.3f} cycles per copy, expected {exp} +- {tol}")
 
 
-LDM_BUG = ("timing model: core.py _classify drops every register equal to the base from an "
-           "LDM list (`r == regops[0]`), so LDM Rn,{..,Rn,..} (base in the list, no "
-           "writeback) is costed as N-1 registers; TRM: 1 + N counts every register")
-
-
-# (fixed: LDM_BUG above no longer applies; kept as the regression test)
 @pytest.mark.parametrize("core", ["m0plus", "m3", "m4", "m7", "m33"])
 def test_ldm_base_in_list(core):
     """The same TRM row (LDM 1 + N; M33 N; M7 ceil(N/2)) for the base in the list and for
-    writeback: 4 registers both ways, and 6 registers = 5 registers + one per register
+    writeback (every register counts, the base too): 4 registers both ways, and 6 registers = 5 registers + one per register
     (+0.5 on M7's two-per-cycle rule, rounded up)."""
     ldm4, ldm5 = measured(core, "ldm4"), measured(core, "ldm5")
     self4, self6 = measured(core, "ldm4_self"), measured(core, "ldm6_self")
@@ -316,11 +310,6 @@ FLASH = {
     24: ("mb_flash_ws1", {"flash_off": 1.25, "flash_prefetch": 1.0, "flash_art": 1.0}),
 }
 FLASH_TOL = 0.15
-PREFETCH_BUG = ("memory model: with prefetch on, FetchUnit makes the next 128-bit line ready "
-                "`ws` cycles after the previous delivery, so sequential code streams a line "
-                "every 5 cycles at 5 WS (1.28 cycles per 32-bit instruction, measured); a "
-                "flash read takes LATENCY + 1 = 6 cycles (RM0432 §3.3.3), bounding the "
-                "stream at 6 cycles per 4 instructions = 1.5")
 
 
 def _flash(clock, mode="detailed"):
@@ -329,21 +318,21 @@ def _flash(clock, mode="detailed"):
     return vals, rec
 
 
-def _skip_if_no_wait_states(clock):
+def _assert_wait_states(clock):
+    """The memory model must be active: stm32l4r5's flash is slower than generic-m4's."""
     program, _ = FLASH[clock]
     vals, _ = _flash(clock)
     ideal, _ = _run("cortex-m4f", program, "generic-m4")
-    if vals == ideal:
-        pytest.skip("the memory model reports no flash wait states on stm32l4r5 "
-                    "(identical to generic-m4): mcusim/timing/memory.py not active")
+    assert vals != ideal, ("the memory model reports no flash wait states on stm32l4r5 "
+                           "(identical to generic-m4): mcusim/timing/memory.py not active")
 
 
 @pytest.mark.parametrize("clock,name", [
-    pytest.param(c, n, id=f"{c}MHz-{n}")      # PREFETCH_BUG fixed: regression test
+    pytest.param(c, n, id=f"{c}MHz-{n}")   # prefetch streams a line per LATENCY + 1 cycles
     for c in FLASH for n in FLASH[c][1]])
 def test_flash_loop(clock, name):
     """Detailed mode (the reference) on stm32l4r5 at the given clock."""
-    _skip_if_no_wait_states(clock)
+    _assert_wait_states(clock)
     vals, rec = _flash(clock)
     assert rec["clock_hz"] == clock * 1e6
     exp = FLASH[clock][1][name]
@@ -352,7 +341,7 @@ def test_flash_loop(clock, name):
 
 def test_flash_direction():
     """More wait states cost more; the accelerator removes (almost) all of them."""
-    _skip_if_no_wait_states(120)
+    _assert_wait_states(120)
     v120, _ = _flash(120)
     v24, _ = _flash(24)
     assert v120["flash_off"] > v24["flash_off"] + 0.5
@@ -361,39 +350,23 @@ def test_flash_direction():
     assert abs(v120["flash_art"] - v24["flash_art"]) < 0.1
 
 
-FAST_BUG = ("memory model fast mode: not within 2% of detailed (DESIGN.md 'Fidelity modes') "
-            "on this short flash benchmark; measured at 120 MHz run total 18,837 vs 18,383 "
-            "cycles (+2.5%), and per-window CYCCNT values prefetch 1.943 vs 1.279, ART at "
-            "24 MHz 1.117 vs 1.000")
-
-
-@pytest.mark.parametrize("clock", [
-    pytest.param(120, marks=pytest.mark.xfail(reason=FAST_BUG, strict=False)), 24])
+@pytest.mark.parametrize("clock", [120, 24])
 def test_flash_fast_mode_within_2_percent(clock):
     """DESIGN.md: `fast` must stay within 2% of `detailed` (run total cycles)."""
-    _skip_if_no_wait_states(clock)
+    _assert_wait_states(clock)
     _, det = _flash(clock, "detailed")
     _, fast = _flash(clock, "fast")
     assert abs(fast["cycles"] - det["cycles"]) <= 0.02 * det["cycles"], (fast["cycles"], det["cycles"])
 
 
-CCR_BUG = ("machine: scs.py stores CCR as (v & 0x31B) | 0x200, dropping DC (bit 16), IC "
-           "(bit 17) and BP (bit 18), which are RW on a Cortex-M7 with caches (Armv7-M "
-           "B3.2.8, M7 TRM); the memory model reads scs.ccr, so the L1 caches never turn on")
-DCACHE_BUG = (CCR_BUG + ". Also (checked with the CCR bits patched in): a D-cache miss to "
-              "AXI SRAM costs nothing because AXI SRAM has read_wait_states = 0 and no line "
-              "fill cost, so 8 KB and 64 KB walk at the same 0.97 cycles per access; and in "
-              "fast mode the CCR change is not picked up at all")
-
-
 def test_m7_ccr_cache_enable_bits_read_back():
+    """CCR keeps DC (bit 16), IC (bit 17) and BP (bit 18), RW on a Cortex-M7 with caches
+    (Armv7-M B3.2.8, M7 TRM): the memory model reads them to turn the L1 caches on."""
     vals, _ = _run("cortex-m7f", "mb_dcache", "stm32h7a3", None, "detailed")
     # put_int values are printed raw, and _run scales every value by 1/1000
     assert round(vals["ccr_dc"] * 1000) == 1 and round(vals["ccr_ic"] * 1000) == 1
 
 
-# (DCACHE_BUG fixed: CCR keeps IC/DC; a D-cache miss to RAM fills a 32-byte line over the
-# 64-bit AXI bus, 4 beats: memory_models/stm32h7.toml width_bits, docs/timing.md)
 def test_m7_dcache_fits_vs_not():
     """STM32H7A3, caches on, one load per 32-byte line: an 8 KB array stays in the 16 KB
     4-way D-cache (hits after the warm-up pass: the load's issue cost, 1 per copy as on

@@ -60,7 +60,7 @@ def test_scripted_session_kws():
     assert len(laps) == 3                     # boot, before and after the timed inferences
     # two inferences between the laps: the lap difference is their simulated time
     wins = r.machine.simdev.windows[-2:]
-    sim_us = (r.machine.cycles_to_seconds(wins[-1].end) - r.machine.cycles_to_seconds(wins[0].begin)) * 1e6
+    sim_us = (r.machine.trace.seconds(wins[-1].end) - r.machine.trace.seconds(wins[0].begin)) * 1e6
     assert abs((laps[2] - laps[1]) - sim_us) <= 0.001 * sim_us + 50
     # results: the dequantized output of TFLite Micro on the same bytes
     ref = reference_output(builtin_model_bytes("kws"), inp).astype(np.float64)
