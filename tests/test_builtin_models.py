@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mcusim.tflite import BUILTIN_MODELS, builtin_model_bytes, read_model, read_model_file  # noqa: E402
+from conftest import SHARED  # noqa: E402
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "shared" / "models"
+MODELS_DIR = SHARED / "models"
 
 _CACHE: dict = {}
 

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RUNTIME = REPO / "firmware_images" / "runtime"
-MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+MODELS = SHARED / "models"
 MODEL_NAMES = ["kws", "vww", "ic", "ad"]
 N_INPUTS = 32
 

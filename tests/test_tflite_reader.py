@@ -19,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mcusim.tflite import ModelError, check_supported, read_model, read_model_file  # noqa: E402
 from mcusim.tflite.builtin import OpSpec, TensorSpec, builtin_model_bytes, write_model  # noqa: E402
 from mcusim.tflite.schema import BuiltinOptions, Op, TensorType  # noqa: E402
+from conftest import SHARED  # noqa: E402
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "shared" / "models"
+MODELS_DIR = SHARED / "models"
 NAMES = ("kws", "vww", "ic", "ad")
 
 
