@@ -98,3 +98,31 @@ class CpuState:
 
     def diff(self, a: tuple, b: tuple) -> dict:
         return {n: (x, y) for n, x, y in zip(self.names, a, b) if x != y}
+
+
+def vector_table_reset(cpu, memory, boot: int, path: str, mcu_name: str) -> int:
+    """Reset as the core takes it (Armv7-M B1.5.5): SP_main and the reset vector from the
+    vector table at `boot`. Returns the PC to start at; a table that cannot be right is
+    refused with one line."""
+    from unicorn import UcError
+
+    from mcusim.errors import UserError
+    try:
+        sp = int.from_bytes(cpu.mem_read(boot, 4), "little")
+        pc = int.from_bytes(cpu.mem_read(boot + 4, 4), "little")
+    except UcError:
+        raise UserError(f"{mcu_name}: no memory at the boot address 0x{boot:08x}") from None
+    r, _ = memory.region_at(pc & ~1)
+    if r is None or r.access == "rw" and r.kind not in ("sram", "tcm"):
+        raise UserError(f"{path}: the vector table's reset handler 0x{pc:08x} points "
+                        f"outside flash (no vector table at 0x{boot:08x}?)")
+    if not pc & 1:
+        raise UserError(f"{path}: reset vector 0x{pc:08x} is not a Thumb address (bit 0 clear)")
+    rs, _ = memory.region_at((sp - 4) & 0xFFFFFFFF)
+    if rs is None or rs.access == "rx":
+        raise UserError(f"{path}: initial stack pointer 0x{sp:08x} is not in RAM")
+    cpu.reg_write(A.UC_ARM_REG_CONTROL, 0)
+    cpu.reg_write(A.UC_ARM_REG_MSP, sp & ~3)
+    cpu.reg_write(A.UC_ARM_REG_SP, sp & ~3)
+    cpu.reg_write(A.UC_ARM_REG_LR, 0xFFFFFFFF)
+    return pc & ~1

@@ -20,12 +20,13 @@ from __future__ import annotations
 import sys
 import time
 
-from unicorn import UC_ARCH_ARM, UC_MODE_THUMB, Uc, UcError
+from unicorn import UC_ARCH_ARM, UC_MODE_THUMB, Uc
 from unicorn import arm_const as A
 
 from mcusim import faults as F
 from mcusim import nvic as N
 from mcusim.timing.blocks import make_coster
+from mcusim.cpu import vector_table_reset
 from mcusim.cpu_process import CpuProcess
 from mcusim.elf import Firmware
 from mcusim.errors import UserError
@@ -137,29 +138,11 @@ class Machine:
     def reset(self) -> None:
         """Take reset as the core does: SP_main and the reset vector from the vector table
         at the boot address (VTOR's reset value; aliased to flash)."""
-        uc = self.uc
         boot = int(getattr(self.mcu, "boot_address", 0) or 0)
-        try:
-            sp = int.from_bytes(uc.mem_read(boot, 4), "little")
-            pc = int.from_bytes(uc.mem_read(boot + 4, 4), "little")
-        except UcError:
-            raise UserError(f"{self.mcu.name}: no memory at the boot address 0x{boot:08x}") from None
         path = self.fw.path if self.fw is not None else "firmware"
-        r, _ = self.memory.region_at(pc & ~1)
-        if r is None or r.access == "rw" and r.kind not in ("sram", "tcm"):
-            raise UserError(f"{path}: the vector table's reset handler 0x{pc:08x} points "
-                            f"outside flash (no vector table at 0x{boot:08x}?)")
-        if not pc & 1:
-            raise UserError(f"{path}: reset vector 0x{pc:08x} is not a Thumb address (bit 0 clear)")
-        rs, _ = self.memory.region_at((sp - 4) & 0xFFFFFFFF)
-        if rs is None or rs.access == "rx":
-            raise UserError(f"{path}: initial stack pointer 0x{sp:08x} is not in RAM")
         self.scs.vtor = boot
-        uc.reg_write(A.UC_ARM_REG_CONTROL, 0)
-        uc.reg_write(A.UC_ARM_REG_MSP, sp & ~3)
-        uc.reg_write(A.UC_ARM_REG_SP, sp & ~3)
-        uc.reg_write(A.UC_ARM_REG_LR, 0xFFFFFFFF)
-        self.cpu.pc = self.entry_pc = pc & ~1
+        self.cpu.pc = self.entry_pc = vector_table_reset(self.uc, self.memory, boot, path,
+                                                         self.mcu.name)
 
     # ------------------------------------------------------------------ the device interface
     @property
@@ -337,33 +320,8 @@ class Machine:
         self.host_seconds = time.perf_counter() - t0
         self.host_outside_cpu = self.host_seconds - self.cpu.host_in_cpu
         self.semihost.close()
-        self.trace = self._make_trace()
+        self.trace = RunTrace.of(self)
         return self.trace
-
-    def _make_trace(self) -> RunTrace:
-        pwr = self.peripherals.get("pwr")
-        lpms = pwr.low_power_mode() if pwr is not None and hasattr(pwr, "low_power_mode") \
-            and getattr(pwr, "regs", None) else None
-        sd = self.simdev
-        mm = self.memory_model
-        return RunTrace(
-            mcu=self.mcu, mode=self.mode, outcome=self.outcome, exit_code=self.exit_code,
-            fault=self.fault, limit_reason=self.limit_reason, cycles=self.cycles,
-            instructions=self.instructions, clock=self.clock, power_states=list(self.cpu.state_log),
-            sleep_cycles=self.cpu.sleep_cycles, deepsleep_cycles=self.cpu.deepsleep_cycles,
-            deep_sleep_mode=lpms, exception_cycles=self.exceptions.cycles,
-            exceptions_taken=self.exceptions.taken, causes=self.coster.cause_snapshot(),
-            bus_stall_cycles=int(self.system.stats().get("cpu_stall_cycles", 0)),
-            blocks=list(self.coster.block_cycles()), call_tree=self.coster.profile_nodes(),
-            layers=list(sd.layers), windows=list(sd.windows), arena_bytes=sd.arena_bytes,
-            runtime_error=(sd.error, sd.error_arg) if sd.error else None,
-            stack_peak=self.stack_peak, stdout=bytes(self.captured),
-            stderr=bytes(self.captured_err), firmware=self.fw, entry_pc=getattr(self, "entry_pc", 0),
-            memory_stats=dict(mm.stats) if mm is not None and hasattr(mm, "stats") else {},
-            system_stats=self.system.stats(),
-            verify=self.verifier.summary() if self.verifier is not None else None,
-            host_seconds=self.host_seconds, host_in_cpu=self.cpu.host_in_cpu,
-            warnings=sorted(self.warned))
 
     # ------------------------------------------------------------------ results
     @property

@@ -73,6 +73,31 @@ class RunTrace:
     def seconds(self, cycles: int | None = None) -> float:
         return self.clock.seconds(self.cycles if cycles is None else cycles)
 
+    @classmethod
+    def of(cls, m) -> "RunTrace":
+        """The trace of a finished machine, read from its parts' public state."""
+        pwr = m.peripherals.get("pwr")
+        lpms = pwr.low_power_mode() if pwr is not None and hasattr(pwr, "low_power_mode") \
+            and getattr(pwr, "regs", None) else None
+        sd, mm, cpu = m.simdev, m.memory_model, m.cpu
+        return cls(
+            mcu=m.mcu, mode=m.mode, outcome=m.outcome, exit_code=m.exit_code, fault=m.fault,
+            limit_reason=m.limit_reason, cycles=m.cycles, instructions=m.instructions,
+            clock=m.clock, power_states=list(cpu.state_log), sleep_cycles=cpu.sleep_cycles,
+            deepsleep_cycles=cpu.deepsleep_cycles, deep_sleep_mode=lpms,
+            exception_cycles=m.exceptions.cycles, exceptions_taken=m.exceptions.taken,
+            causes=m.coster.cause_snapshot(),
+            bus_stall_cycles=int(m.system.stats().get("cpu_stall_cycles", 0)),
+            blocks=list(m.coster.block_cycles()), call_tree=m.coster.profile_nodes(),
+            layers=list(sd.layers), windows=list(sd.windows), arena_bytes=sd.arena_bytes,
+            runtime_error=(sd.error, sd.error_arg) if sd.error else None,
+            stack_peak=m.stack_peak, stdout=bytes(m.captured), stderr=bytes(m.captured_err),
+            firmware=m.fw, entry_pc=getattr(m, "entry_pc", 0),
+            memory_stats=dict(mm.stats) if mm is not None and hasattr(mm, "stats") else {},
+            system_stats=m.system.stats(),
+            verify=m.verifier.summary() if m.verifier is not None else None,
+            host_seconds=m.host_seconds, host_in_cpu=cpu.host_in_cpu, warnings=sorted(m.warned))
+
     def region_at(self, addr: int):
         """The catalog memory region holding `addr` (aliases included), or None."""
         for r in self.mcu.memories:
