@@ -62,7 +62,7 @@ def test_every_mcu_loads(name):
     assert m.flash_wait_states(m.clock_mhz) >= 0
     assert m.power_model is not None
     p = load_power(m.power_model)
-    assert m.voltage_range in p["run"], "power model must cover the MCU's default range"
+    assert m.voltage_range in p.run, "power model must cover the MCU's default range"
     assert m.console is not None and m.peripheral(m.console).model in ("stm32-usart",
                                                                        "stm32-lpuart")
 
@@ -77,8 +77,8 @@ def test_every_core_loads(name):
 @pytest.mark.parametrize("name", _names("power_models"))
 def test_every_power_model_loads(name):
     p = load_power(name)
-    assert p["power"]["vdd_v"] > 0
-    assert p["access_energy"].get("enabled", False) is False
+    assert p.vdd_v > 0
+    assert p.access_energy.enabled is False
 
 
 def test_required_names_and_cores():
@@ -122,8 +122,8 @@ def test_l4r5_matches_reference():
     with pytest.raises(CatalogError):
         m.flash_wait_states(121)
     acc = m.flash.accelerator
-    assert acc["name"] == "ART" and acc["icache_lines"] == 32 and acc["line_bytes"] == 32
-    assert acc["dcache_lines"] == 8 and acc["prefetch"] is True
+    assert acc.name == "ART" and acc.icache_lines == 32 and acc.line_bytes == 32
+    assert acc.dcache_lines == 8 and acc.prefetch is True
     assert m.flash.acr_address == 0x40022000
     assert m.memory("flash").base == 0x08000000 and m.memory("flash").size == 2 << 20
     assert 0 in m.memory("flash").aliases
@@ -147,9 +147,9 @@ def test_h7a3_matches_reference():
     assert m.memory("dtcm").base == 0x20000000 and m.memory("dtcm").size == 128 * 1024
     axi = sum(m.memory(n).size for n in ("axi_sram1", "axi_sram2", "axi_sram3"))
     assert axi == 1 << 20 and m.memory("axi_sram1").base == 0x24000000
-    assert m.caches["icache"]["size_bytes"] == 16384
-    assert m.caches["dcache"]["size_bytes"] == 16384
-    assert m.caches["dcache"]["line_bytes"] == 32
+    assert m.caches["icache"].size_bytes == 16384
+    assert m.caches["dcache"].size_bytes == 16384
+    assert m.caches["dcache"].line_bytes == 32
     assert m.boot_address == 0x08000000
     assert m.flash.accelerator is None
     assert m.console == "usart3" and m.peripheral("usart3").base == 0x40004800
@@ -161,7 +161,7 @@ def test_u585_matches_reference():
     assert m.flash_wait_states(160) == 4
     assert m.flash_wait_states(37.5, "range3") == 2
     assert m.flash_wait_states(24, "range4") == 2
-    assert m.caches["icache"]["size_bytes"] == 8192 and m.caches["icache"]["ways"] == 2
+    assert m.caches["icache"].size_bytes == 8192 and m.caches["icache"].ways == 2
     assert m.ram_bytes() == 802816                        # mcus.yaml total_bytes
     assert m.console == "usart1" and m.peripheral("usart1").base == 0x40013800
 
@@ -237,7 +237,7 @@ def test_user_file_hypothetical_part_ten_lines(tmp_path):
         "icache_lines = 64\n")
     m = load_mcu(str(f))
     assert m.flash_wait_states(120) == 8
-    assert m.flash.accelerator["icache_lines"] == 64 and m.flash.accelerator["name"] == "ART"
+    assert m.flash.accelerator.icache_lines == 64 and m.flash.accelerator.name == "ART"
     assert m.flash.ws_tables["range1"] == load_mcu("stm32l4r5").flash.ws_tables["range1"]
 
 
@@ -245,8 +245,8 @@ def test_user_power_file_extends(tmp_path):
     f = tmp_path / "p.toml"
     f.write_text('extends = "stm32l4r5"\n[power]\ndescription = "3 V"\nvdd_v = 3.0\n')
     p = load_power(str(f))
-    assert p["power"]["vdd_v"] == 3.0
-    assert p["run"]["range1_boost"]["flash_accel_on"]["run_ua_per_mhz"] == 110.0
+    assert p.vdd_v == 3.0
+    assert p.run["range1_boost"].flash_accel_on.run_ua_per_mhz == 110.0
 
 
 # ----------------------------------------------------------------- errors

@@ -16,9 +16,15 @@ def register(*names: str):
 
 
 def model_class(name: str) -> type | None:
+    return models().get(name)
+
+
+def models() -> dict[str, type]:
+    """Every registered model name and its class (the class's ``Params`` is the schema of
+    its ``[peripherals.<name>.params]``, see mcusim/schema.py)."""
     # import the modules that register models
     from mcusim.peripherals import stm32  # noqa: F401
-    return _REGISTRY.get(name)
+    return dict(_REGISTRY)
 
 
-__all__ = ["Peripheral", "Unmodelled", "register", "model_class"]
+__all__ = ["Peripheral", "Unmodelled", "register", "model_class", "models"]

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from mcusim.schema import NoParams
+
 
 class Peripheral:
     """A register block. Subclasses implement `read_word`/`write_word` on word offsets;
-    byte and halfword accesses are folded onto the containing word."""
+    byte and halfword accesses are folded onto the containing word.
+
+    ``Params`` declares the model's ``[peripherals.<name>.params]`` (a frozen
+    :class:`mcusim.schema.Spec`); the catalog loader validates them and ``self.params``
+    is the typed instance."""
+
+    Params = NoParams
 
     def __init__(self, machine, spec):
         self.m = machine
         self.spec = spec
         self.name = spec.name if spec is not None else "?"
-        self.params = dict(spec.params) if spec is not None and spec.params else {}
+        self.params = spec.params if spec is not None else NoParams()
 
     def read(self, off: int, size: int) -> int:
         w = self.read_word(off & ~3)

@@ -7,8 +7,11 @@ RM0456 (STM32U5). Where families differ, the difference is a table below, not a 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mcusim.peripherals import register
 from mcusim.peripherals.base import Peripheral
+from mcusim.schema import FLOAT, HEXINT, INT, REG_MAP, FrozenMap, Spec, param
 
 # ---------------------------------------------------------------------------------------
 # RCC: ready flags follow enable bits; SYSCLK switch status follows the switch; the core
@@ -45,12 +48,20 @@ _RCC_FAMILIES = {
 _L4_MSI_MHZ = [0.1, 0.2, 0.4, 0.8, 1, 2, 4, 8, 16, 24, 32, 48]
 
 
+@dataclass(frozen=True, kw_only=True)
+class RegisterFileParams(Spec):
+    """a register file; `reset` overrides register reset values."""
+    reset: FrozenMap = param(REG_MAP, FrozenMap(), "register values after reset "
+                             "{\"offset\" = value}", min=0, max=0xFFFFFFFF)
+
+
 class _RegisterFile(Peripheral):
+    Params = RegisterFileParams
+
     def __init__(self, machine, spec, reset: dict | None = None):
         super().__init__(machine, spec)
         self.regs: dict[int, int] = dict(reset or {})
-        for k, v in self.params.get("reset", {}).items():
-            self.regs[int(k, 0) if isinstance(k, str) else int(k)] = int(v)
+        self.regs.update(self.params.reset)
 
     def read_word(self, off: int) -> int:
         return self.regs.get(off, 0)
@@ -59,8 +70,17 @@ class _RegisterFile(Peripheral):
         self.regs[off] = (self.regs.get(off, 0) & ~mask) | (value & mask)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RccParams(RegisterFileParams):
+    """RCC: ready flags follow enables; SYSCLK from the PLL (STM32L4/L4+)."""
+    hse_hz: float = param(FLOAT, 8e6, "HSE crystal frequency (SYSCLK/PLL source)", gt=0,
+                          max=1e9)
+
+
 @register("stm32l4-rcc", "stm32g0-rcc", "stm32h7-rcc", "stm32u5-rcc")
 class Stm32Rcc(_RegisterFile):
+    Params = RccParams
+
     def __init__(self, machine, spec):
         fam = _RCC_FAMILIES[spec.model]
         super().__init__(machine, spec, fam["reset"])
@@ -95,7 +115,7 @@ class Stm32Rcc(_RegisterFile):
         cfgr = self.regs.get(0x08, 0)
         sw = cfgr & 3
         msi = _L4_MSI_MHZ[min(11, (cr >> 4) & 0xF)] * 1e6
-        hse = float(self.params.get("hse_hz", 8e6))
+        hse = self.params.hse_hz
         if sw == 0:
             sys = msi
         elif sw == 1:
@@ -117,6 +137,18 @@ class Stm32Rcc(_RegisterFile):
         return sys / div
 
 
+@dataclass(frozen=True, kw_only=True)
+class PwrParams(RegisterFileParams):
+    """PWR: status bits read back set; the low-power mode field."""
+    status: FrozenMap = param(REG_MAP, FrozenMap(), "bits ORed into reads {\"offset\" = "
+                              "bits} (voltage scaling done, regulator ready)", min=0,
+                              max=0xFFFFFFFF)
+    lpms_offset: int = param(INT, 0, "offset of the register holding the low-power mode",
+                             min=0, max=0x3FC)
+    lpms_mask: int = param(HEXINT, 0x7, "mask of the low-power mode field (CR1.LPMS on L4)",
+                           min=0, max=0xFFFFFFFF)
+
+
 @register("stm32-pwr")
 class Stm32Pwr(_RegisterFile):
     """Power controller: a register file; status registers read back 'ready'
@@ -124,16 +156,19 @@ class Stm32Pwr(_RegisterFile):
     params.status = {offset: value ORed into reads}. Low-power mode bits (CR1.LPMS on L4)
     are read by the machine on WFI with SLEEPDEEP."""
 
+    Params = PwrParams
+
     def read_word(self, off: int) -> int:
-        v = self.regs.get(off, 0)
-        for k, bits in self.params.get("status", {}).items():
-            if (int(k, 0) if isinstance(k, str) else int(k)) == off:
-                v |= int(bits)
-        return v
+        return self.regs.get(off, 0) | self.params.status.get(off, 0)
 
     def low_power_mode(self) -> int:
-        off = int(self.params.get("lpms_offset", 0))
-        return self.regs.get(off, 0) & int(self.params.get("lpms_mask", 0x7))
+        return self.regs.get(self.params.lpms_offset, 0) & self.params.lpms_mask
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlashParams(RegisterFileParams):
+    """FLASH interface: where FLASH_ACR is."""
+    acr_offset: int = param(INT, 0, "offset of FLASH_ACR in the block", min=0, max=0x3FC)
 
 
 @register("stm32-flash")
@@ -141,9 +176,11 @@ class Stm32Flash(_RegisterFile):
     """Flash interface: ACR (LATENCY and accelerator enables) is kept for the timing
     model; the status register reads not-busy. Program/erase are not modelled."""
 
+    Params = FlashParams
+
     def __init__(self, machine, spec):
         super().__init__(machine, spec)
-        self.acr_off = int(self.params.get("acr_offset", 0))
+        self.acr_off = self.params.acr_offset
 
     def write_word(self, off: int, value: int, mask: int = 0xFFFFFFFF) -> None:
         super().write_word(off, value, mask)

@@ -44,12 +44,12 @@ import pathlib
 from fractions import Fraction
 from typing import Any, Mapping
 
-from ..catalog import CatalogError, McuSpec, load_power
+from ..catalog import CatalogError, McuSpec, PowerSpec, load_power
 from ..errors import UserError
+from ..schema import LOCATIONS
 
 __all__ = ["PowerModel", "LOCATIONS", "RUN", "SLEEP", "DEEPSLEEP", "exact"]
 
-LOCATIONS = ("flash_accel_on", "flash_accel_off", "sram")
 RUN, SLEEP, DEEPSLEEP = "run", "sleep", "deepsleep"
 _UA = Fraction(1, 1_000_000)
 
@@ -72,37 +72,31 @@ class PowerModel:
     the energy accounting can sum segments without rounding.
     """
 
-    def __init__(self, power: Mapping[str, Any], mcu: McuSpec | None = None,
+    def __init__(self, power: PowerSpec, mcu: McuSpec | None = None,
                  vdd_v: float | None = None):
-        self.raw = power
-        self.name: str = power.get("name", "?")
+        self.spec = power
+        self.raw = power.raw
+        self.name: str = power.name
         self.mcu = mcu
-        p = power["power"]
-        self.description: str = p.get("description", "")
-        self.regulator: str = p.get("regulator", "ldo")
-        self.datasheet_vdd_v: float = float(p.get("datasheet_vdd_v", p["vdd_v"]))
-        rng = p.get("vdd_range_v")
-        self.vdd_range_v: tuple[float, float] | None = (
-            (float(rng[0]), float(rng[1])) if isinstance(rng, (list, tuple)) and len(rng) == 2
-            else None)
-        self._run: dict[str, dict[str, dict]] = {
-            r: {loc: t for loc, t in tab.items() if isinstance(t, dict)}
-            for r, tab in power["run"].items() if isinstance(tab, dict)}
+        self.description: str = power.description
+        self.regulator: str = power.regulator
+        self.datasheet_vdd_v: float = power.datasheet_vdd_v
+        self.vdd_range_v: tuple[float, float] | None = power.vdd_range_v
+        self._run = {r: tab.locations() for r, tab in power.run.items()}
         self._run_max_mhz: dict[str, float] = {
-            r: float(tab["max_clock_mhz"]) for r, tab in power["run"].items()
-            if isinstance(tab, dict) and isinstance(tab.get("max_clock_mhz"), (int, float))}
-        self.default_range: str = p.get("default_range") or next(iter(self._run))
-        self.default_location: str = p.get("default_location", "flash_accel_on")
-        self._sleep: dict | None = power.get("sleep")
-        self.states: dict[str, dict] = dict(power.get("states", {}))
-        self.deep_sleep_default: str | None = p.get("deep_sleep_default") or (
-            next(iter(self.states)) if self.states else None)
-        ae = power.get("access_energy") or {}
-        self.access_energy_enabled: bool = bool(ae.get("enabled", False))
+            r: tab.max_clock_mhz for r, tab in power.run.items()
+            if tab.max_clock_mhz is not None}
+        self.default_range: str = power.default_range
+        self.default_location: str = power.default_location
+        self._sleep = power.sleep
+        self.states = dict(power.states)
+        self.deep_sleep_default: str | None = power.deep_sleep_default
+        ae = power.access_energy
+        self.access_energy_enabled: bool = ae.enabled
         self.access_energy_pj: dict[str, float] = {
-            k[:-3]: float(v) for k, v in ae.items() if k.endswith("_pj")}
+            k[:-3]: v for k, v in ae.energies_pj.items()}
         self.warnings: list[str] = []
-        self._vdd_v = float(p["vdd_v"])
+        self._vdd_v = power.vdd_v
         if vdd_v is not None:
             self.vdd_v = vdd_v
 
@@ -204,7 +198,7 @@ class PowerModel:
         return vrange
 
     # ------------------------------------------------------------------ currents
-    def _run_entry(self, vrange: str, location: str) -> dict:
+    def _run_entry(self, vrange: str, location: str):
         if location not in LOCATIONS:
             raise CatalogError(f"{self.name}: unknown code location {location!r} "
                                f"(known: {', '.join(LOCATIONS)})")
@@ -232,7 +226,7 @@ class PowerModel:
         vr = self.resolve_range(clock_hz, vrange if vrange is not None else
                                 self.mcu_default_range())
         t = self._run_entry(vr, location or self.default_location)
-        ua = exact(t.get("run_static_ua", 0)) + exact(t["run_ua_per_mhz"]) * exact(clock_hz) / 10**6
+        ua = exact(t.run_static_ua) + exact(t.run_ua_per_mhz) * exact(clock_hz) / 10**6
         return ua * _UA * self._supply_scale()
 
     def run_current_a(self, clock_hz: float, vrange: str | None = None,
@@ -247,7 +241,7 @@ class PowerModel:
             return self.run_current_exact(clock_hz, vrange)
         self.resolve_range(clock_hz, vrange if vrange is not None else self.mcu_default_range())
         s = self._sleep
-        ua = exact(s.get("sleep_static_ua", 0)) + exact(s["sleep_ua_per_mhz"]) * exact(clock_hz) / 10**6
+        ua = exact(s.sleep_static_ua) + exact(s.sleep_ua_per_mhz) * exact(clock_hz) / 10**6
         return ua * _UA * self._supply_scale()
 
     def sleep_current_a(self, clock_hz: float, vrange: str | None = None) -> float:
@@ -268,7 +262,7 @@ class PowerModel:
         if st is None:
             raise CatalogError(f"{self.name}: power model has no state {state_name!r} "
                                f"(known: {', '.join(self.states) or 'none'})")
-        return exact(st["current_ua"]) * _UA * self._supply_scale()
+        return exact(st.current_ua) * _UA * self._supply_scale()
 
     def state_current_a(self, state_name: str) -> float:
         """Supply current [A] in a deep low-power state (``stop0``, ``stop2``, ``standby``...)."""
@@ -284,7 +278,7 @@ class PowerModel:
 
     def wakeup_exact(self, state: str) -> tuple[Fraction, Fraction | None]:
         if state == SLEEP:
-            tab = self._sleep or {}
+            tab = self._sleep
         elif state == RUN:
             return Fraction(0), Fraction(0)
         else:
@@ -292,14 +286,14 @@ class PowerModel:
             if name is None or name not in self.states:
                 return Fraction(0), None
             tab = self.states[name]
-        us = tab.get("wakeup_us")
+        us = tab.wakeup_us if tab is not None else None
         if us is None:
             if state != SLEEP:
                 self._warn(f"wake-up time from {state!r} not in the catalog; counted as 0")
             secs = Fraction(0)
         else:
             secs = exact(us) * _UA
-        e = tab.get("wakeup_energy_uj")
+        e = tab.wakeup_energy_uj if tab is not None else None
         return secs, (None if e is None else exact(e) * _UA)
 
     # ------------------------------------------------------------------ access energies

@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import copy
 import math
-import pathlib
-import tomllib
 from dataclasses import dataclass, field
 
 import capstone
 from capstone import arm as _arm
 
+from mcusim.schema import CatalogError, CoreName, CoreSpec, Ctx, PairingSpec, TimingSpec, \
+    build, defaults
+
 __all__ = ["CoreTiming", "BlockCost", "TimingError", "div_cycles", "load_timing_table"]
 
 
-class TimingError(ValueError):
-    """A timing table is missing, unreadable or inconsistent (user-fixable)."""
+class TimingError(CatalogError, ValueError):
+    """A timing table is missing, unreadable or inconsistent (user-fixable: exit status 2)."""
 
 
 # --------------------------------------------------------------------------- result
@@ -60,58 +61,48 @@ _ALIASES = {
 }
 
 
-def _cores_dirs() -> list[pathlib.Path]:
-    # the same resolution as every catalog (installed package data first, then the checkout)
-    from mcusim.catalog import catalog_dirs
-    return [pathlib.Path(catalog_dirs()["cores"]), pathlib.Path(__file__).resolve().parents[2] / "cores"]
+def load_timing_table(name_or_path: str) -> dict:
+    """The merged ``[timing]`` table of a core as written (after ``extends``), plus its name."""
+    return CoreTiming(name_or_path).t
 
 
-def _deep_merge(base: dict, child: dict) -> dict:
-    """The catalogs' merge (child wins, tables merged recursively)."""
-    from mcusim.catalog import _deep_merge as merge
-    return merge(copy.deepcopy(base), child)
-
-
-def _read_timing_file(path: pathlib.Path) -> dict:
-    try:
-        doc = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise TimingError(f"{path.name}: cannot read timing table: {e}") from None
-    if "timing" not in doc:
-        raise TimingError(f"{path.name}: missing table [timing]")
-    return doc["timing"]
-
-
-def load_timing_table(name_or_path: str, _seen: tuple = ()) -> dict:
-    """Return the merged ``[timing]`` table of a core (follows ``inherits``)."""
+def _load_core(name_or_path: str) -> CoreSpec:
+    from mcusim.catalog import load_core
     s = str(name_or_path)
-    if s.endswith(".toml") or "/" in s:
-        path = pathlib.Path(s)
-        if not path.is_file():
-            raise TimingError(f"{s}: no such file")
-    else:
+    if not (s.endswith(".toml") or "/" in s or "\\" in s):
         s = _ALIASES.get(s.lower(), s)
-        path = None
-        for d in _cores_dirs():
-            if (d / f"{s}.toml").is_file():
-                path = d / f"{s}.toml"
-                break
-        if path is None:
-            raise TimingError(f"unknown core {s!r} (no cores/{s}.toml)")
-    if path.stem in _seen:
-        raise TimingError(f"{path.name}: [timing] inherits cycle: {' -> '.join(_seen)}")
-    t = _read_timing_file(path)
-    return _resolve_inherits(t, _seen + (path.stem,), path.stem)
+    try:
+        return load_core(s)
+    except CatalogError as e:
+        raise TimingError(str(e)) from None
 
 
-def _resolve_inherits(t: dict, seen: tuple, name: str) -> dict:
-    parent = t.get("inherits")
-    if parent:
-        base = load_timing_table(parent, seen)
-        t = _deep_merge(base, {k: v for k, v in t.items() if k != "inherits"})
-    t = dict(t)
-    t.setdefault("name", name)
-    return t
+def _core_timing(core: CoreSpec) -> TimingSpec:
+    if core.timing is None:
+        raise TimingError(f"core {core.name}: no [timing] table")
+    return core.timing
+
+
+def _timing_spec(src) -> TimingSpec:
+    """A core's timing from a name, a path, a CoreSpec, a TimingSpec or a raw table."""
+    if isinstance(src, TimingSpec):
+        return src
+    if isinstance(src, CoreSpec):
+        return _core_timing(src)
+    if isinstance(src, CoreName) and src.timing is not None:
+        return src.timing                 # the core's own table (user core files too)
+    if isinstance(src, dict):
+        t = src.get("timing", src)
+        parent = t.get("extends")
+        t = {k: v for k, v in t.items() if k not in ("extends", "name")}
+        if parent:
+            from mcusim.catalog import _deep_merge
+            t = _deep_merge(copy.deepcopy(_core_timing(_load_core(parent)).raw), t)
+        try:
+            return build(TimingSpec, t, Ctx(file="timing table"), "timing")
+        except CatalogError as e:
+            raise TimingError(str(e)) from None
+    return _core_timing(_load_core(src))
 
 
 # --------------------------------------------------------------------------- classifier
@@ -415,39 +406,37 @@ class CoreTiming:
 
     _CACHE_MAX = 1 << 16
 
-    def __init__(self, core_name_or_raw_timing: dict | str):
-        src = core_name_or_raw_timing
-        if isinstance(src, dict):
-            t = src.get("timing", src)
-            self.t = _resolve_inherits(t, (), t.get("name", "custom"))
+    def __init__(self, core: "CoreSpec | TimingSpec | dict | str"):
+        """``core``: a CoreSpec, a core name or path (``cortex-m4f``, ``m4``, a .toml), a
+        TimingSpec, or a raw ``[timing]`` table (``extends`` allowed)."""
+        spec = _timing_spec(core)
+        self.spec = spec
+        if isinstance(core, CoreSpec):
+            self.name = str(core.name)
+        elif isinstance(core, str):
+            s = str(core)
+            self.name = _ALIASES.get(s.lower(), s) if not s.endswith(".toml") else \
+                s.replace("\\", "/").rpartition("/")[2][:-5]
         else:
-            self.t = load_timing_table(src)
-        t = self.t
-        self.name = t.get("name", "custom")
-        self.model = t.get("model", "scalar")
-        if self.model not in ("scalar", "dual_issue"):
-            raise TimingError(f"{self.name}: timing.model must be 'scalar' or 'dual_issue'")
-        self.classes: dict = dict(t.get("classes", {}))
-        if "alu" not in self.classes:
-            raise TimingError(f"{self.name}: [timing.classes] needs at least 'alu'")
-        self.extra_latency: dict = dict(t.get("extra_latency", {}))
-        self.latency: dict = dict(t.get("latency", {}))
-        self.P = int(t.get("branch_taken_refill", 2))
-        self.div_min = int(t.get("div_min", self.classes.get("div", 2)))
-        self.div_max = int(t.get("div_max", self.div_min))
-        self.issue_width = int(t.get("issue_width", 1))
-        self.pairing: dict = dict(t.get("pairing", {}))
-        self.exception_entry_cycles = t.get("exception_entry_cycles")
-        self.exception_exit_cycles = t.get("exception_exit_cycles")
-        self.tail_chain_cycles = t.get("tail_chain_cycles")
-        self.exception_entry_cycles_fp = t.get("exception_entry_cycles_fp_context",
-                                               self.exception_entry_cycles)
-        self.exception_exit_cycles_fp = t.get("exception_exit_cycles_fp_context",
-                                              self.exception_exit_cycles)
-        la = t.get("late_accumulator_classes", {})
+            self.name = "custom"
+        self.t = dict(spec.raw or {})        # the table as written (merged), for reference
+        self.t.setdefault("name", self.name)
+        self.model = spec.model
+        self.classes: dict = dict(spec.classes)
+        self.extra_latency: dict = dict(spec.extra_latency)
+        self.latency: dict = dict(spec.latency)
+        self.P = spec.branch_taken_refill
+        self.div_min = spec.div_min
+        self.div_max = spec.div_max
+        self.issue_width = spec.issue_width
+        self.pairing: PairingSpec = spec.pairing or defaults(PairingSpec)
+        self.exception_entry_cycles = spec.exception_entry_cycles
+        self.exception_exit_cycles = spec.exception_exit_cycles
+        self.tail_chain_cycles = spec.tail_chain_cycles
+        self.exception_entry_cycles_fp = spec.exception_entry_cycles_fp_context
+        self.exception_exit_cycles_fp = spec.exception_exit_cycles_fp_context
         # class -> cycles by which the accumulator operand is read late
-        self._late_acc = {c: 1 for c in la} if isinstance(la, list) else \
-            {c: int(v) for c, v in la.items()}
+        self._late_acc = dict(spec.late_accumulator_classes)
         self._cache: dict = {}
 
     # ------------------------------------------------------------------ helpers
@@ -585,16 +574,16 @@ class CoreTiming:
 
     # ------------------------------------------------------------------ scalar
     def _scalar(self, ins: list[_Ins]) -> BlockCost:
-        t = self.t
+        t = self.spec
         k = self._c
-        saving = int(t.get("load_pipelined_saving", 0))
-        addr_dep = int(t.get("addr_dep_penalty", 0))
-        st_ld = int(t.get("store_then_load_penalty", 0))
-        wb_chain = t.get("load_writeback_chains", "different_base")
-        it_fold = bool(t.get("it_folding", False))
-        late_store = bool(t.get("late_store_data", False))
-        shift_lat = int(t.get("shifted_operand_extra_latency", 0))
-        b16 = t.get("pair16_branch")      # M33 limited dual issue of 16-bit branches
+        saving = t.load_pipelined_saving
+        addr_dep = t.addr_dep_penalty
+        st_ld = t.store_then_load_penalty
+        wb_chain = t.load_writeback_chains
+        it_fold = t.it_folding
+        late_store = t.late_store_data
+        shift_lat = t.shifted_operand_extra_latency
+        b16 = t.pair16_branch             # M33 limited dual issue of 16-bit branches
         ready: dict[str, int] = {}
         now = 0
         starts = []
@@ -652,9 +641,10 @@ class CoreTiming:
             # M33: 16-bit branch dual-issued with a preceding 16-bit instruction
             if b16 and idx == last and c in ("b", "cbz") and x.size == 2 and prev \
                     is not None and prev.size == 2 and prev.cls not in _BRANCH_CLASSES:
-                nt_adjust = int(b16.get("not_taken", 0)) - cost
-                tk = int(b16.get("taken_after_flag_setter" if prev.sets_flags else "taken",
-                                 cost + self.P))
+                nt_adjust = b16.not_taken - cost
+                tk = b16.taken_after_flag_setter if prev.sets_flags else b16.taken
+                if tk is None:
+                    tk = cost + self.P
                 taken_extra = tk - cost - self.P
             starts.append(start)
             now = start + cost
@@ -698,21 +688,20 @@ class CoreTiming:
             key = c + "_f64"
         if c in ("vldr", "vstr") and x.f64:
             key = c + "_64"
-        units = list(p.get("class_units", {}).get(key, p.get("class_units", {}).get(c, [])))
+        units = list(p.class_units.get(key, p.class_units.get(c, ())))
         if x.shifted and c in _DP_CLASSES and "shift" not in units:
             units.append("shift")
-        single = key in p.get("single_issue", []) or c in p.get("single_issue", [])
-        slot0 = key in p.get("slot0_only", []) or c in p.get("slot0_only", [])
+        single = key in p.single_issue or c in p.single_issue
+        slot0 = key in p.slot0_only or c in p.slot0_only
         return key, units, single, slot0
 
     def _dual(self, ins: list[_Ins]) -> BlockCost:
-        t, p = self.t, self.pairing
-        caps = dict(p.get("units", {"alu": 2, "load": 2, "store": 1, "mac": 1, "branch": 1,
-                                     "fpu": 1, "shift": 1}))
-        forbid = [tuple(f) for f in p.get("forbid_pairs", [])]
-        same_bank_pairs = bool(p.get("load_load_same_bank_pairs", False))
-        unknown_bank_pairs = bool(p.get("load_load_unknown_bank_pairs", True))
-        movw_movt = bool(p.get("movw_movt_pair", True))
+        t, p = self.spec, self.pairing
+        caps = dict(p.units)
+        forbid = [tuple(f) for f in p.forbid_pairs]
+        same_bank_pairs = p.load_load_same_bank_pairs
+        unknown_bank_pairs = p.load_load_unknown_bank_pairs
+        movw_movt = p.movw_movt_pair
         ready: dict[str, int] = {}
         flags_at = None
         cur = 0          # issue cycle of the open group
@@ -786,13 +775,13 @@ class CoreTiming:
         nl, ns, dyn = self._counts(ins)
         nt = tk = total
         if final is not None and final.cls in _BRANCH_CLASSES:
-            mis = int(t.get("branch_mispredict_cycles", 8))
-            early = int(t.get("branch_mispredict_early_flags_cycles", mis))
-            dist = int(t.get("early_flags_distance", 3))
+            mis = t.branch_mispredict_cycles
+            early = t.branch_mispredict_early_flags_cycles
+            dist = t.early_flags_distance
             if flags_at is None or issue[-1] - flags_at >= dist:
                 mis = early
-            pred_taken = int(t.get("branch_predicted_taken_extra", 0))
-            indirect = int(t.get("indirect_extra", 4))
+            pred_taken = t.branch_predicted_taken_extra
+            indirect = t.indirect_extra
             if ends == "cond_branch":
                 backward = final.target is not None and final.target <= final.addr
                 if final.cls in ("b", "cbz") and final.target is not None:
@@ -816,9 +805,9 @@ class CoreTiming:
     def _m7_occ(self, x: _Ins, key: str) -> int:
         c, k = x.cls, self._c
         if c in ("ldm", "ldm_pc", "stm"):
-            return max(1, math.ceil(x.nregs / int(self.t.get("ldm_regs_per_cycle", 2))))
+            return max(1, math.ceil(x.nregs / self.spec.ldm_regs_per_cycle))
         if c in ("vldm", "vstm"):
-            return max(1, math.ceil(x.words / int(self.t.get("ldm_regs_per_cycle", 2))))
+            return max(1, math.ceil(x.words / self.spec.ldm_regs_per_cycle))
         if c == "div":
             return self.div_min
         if c == "unknown":

@@ -26,16 +26,19 @@ from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_W
 
 from unicorn.arm_const import UC_ARM_REG_EPSR as _EPSR
 
+from mcusim.schema import AcceleratorSpec, defaults
+
 _EPSR_T = 1 << 24       # EPSR with T set and ITSTATE clear
 
 __all__ = ["attach_memory_model", "MemoryModel", "Cache", "FetchUnit"]
 
-# FLASH_ACR bit positions when the catalog does not say (RM0432 FLASH_ACR: LATENCY[3:0],
-# PRFTEN bit 8, ICEN bit 9, DCEN bit 10; same layout on STM32L4/L4+/G0 (no DCEN on G0),
-# U5 has LATENCY[3:0] and PRFTEN bit 8 only).
-_ACR_LATENCY_MASK = 0xF
-_ACR_PRFTEN, _ACR_ICEN, _ACR_DCEN = 8, 9, 10
+# FLASH_ACR bit positions and the accelerator's geometry come from the catalog's
+# [flash.accelerator] (mcusim/schema.py AcceleratorSpec declares them and their defaults:
+# RM0432 FLASH_ACR LATENCY[3:0], PRFTEN 8, ICEN 9, DCEN 10, ICRST 11, DCRST 12).
 _CCR_DC, _CCR_IC = 1 << 16, 1 << 17      # Armv7-M SCB CCR (B3.2.8): DC bit 16, IC bit 17
+
+# An MCU without [flash.accelerator]: the schema's defaults (no prefetch, no line caches).
+_NO_ACCELERATOR = defaults(AcceleratorSpec, name="none")
 
 
 # --------------------------------------------------------------------------- caches
@@ -176,35 +179,25 @@ class MemoryModel:
         self.fetch = FetchUnit()
         self.stats = {"fetch_stall": 0, "data_stall": 0, "windows": 0, "window_cycles": 0}
         self._frac = 0.0                       # fractional stall not yet charged (detailed)
-        acc = (self.mcu.flash.accelerator if self.mcu.flash else None) or {}
-        self.acc = dict(acc)
-        caches = self.mcu.caches or {}
-        self.core_l1 = self.mcu.core.name.startswith("cortex-m7")
+        acc = (self.mcu.flash.accelerator if self.mcu.flash else None) or _NO_ACCELERATOR
+        self.acc = acc
+        self.core_l1 = self.mcu.core.unicorn_cpu == "cortex-m7"
         # caches: the ART lines (flash accelerator), core L1 (M7) or ST ICACHE (U5)
         self.art_i = self.art_d = None
-        if self.acc.get("icache_lines") and self.acc.get("line_bytes"):
-            lb = int(self.acc["line_bytes"])
-            n = int(self.acc["icache_lines"])
-            w = int(self.acc.get("icache_ways", n))
-            self.art_i = Cache(n * lb, lb, w, name="ART I", write_back=False)
-        if self.acc.get("dcache_lines") and self.acc.get("line_bytes"):
-            lb = int(self.acc["line_bytes"])
-            n = int(self.acc["dcache_lines"])
-            w = int(self.acc.get("dcache_ways", n))
-            self.art_d = Cache(n * lb, lb, w, name="ART D", write_back=False)
+        if acc.icache_lines and acc.line_bytes:
+            self.art_i = Cache(acc.icache_lines * acc.line_bytes, acc.line_bytes,
+                               acc.icache_ways, name="ART I", write_back=False)
+        if acc.dcache_lines and acc.line_bytes:
+            self.art_d = Cache(acc.dcache_lines * acc.line_bytes, acc.line_bytes,
+                               acc.dcache_ways, name="ART D", write_back=False)
         self.l1_i = self.l1_d = self.st_icache = None
-        for name, c in caches.items():
-            if not isinstance(c, dict):
-                continue
-            rep = str(c.get("replacement", "lru"))
-            kind = str(c.get("kind", "core"))
-            cache = Cache(int(c["size_bytes"]), int(c["line_bytes"]), int(c["ways"]),
-                          replacement=rep, name=name,
-                          write_back=str(c.get("write_policy", "write-back")) == "write-back",
-                          write_allocate=bool(c.get("write_allocate", True)))
-            cache.enabled_at_reset = bool(c.get("enabled_at_reset", False))
-            cache.run_enabled = bool(c.get("run_enabled", True))
-            if kind == "st-icache":
+        for name, c in self.mcu.caches.items():
+            cache = Cache(c.size_bytes, c.line_bytes, c.ways, replacement=c.replacement,
+                          name=name, write_back=c.write_policy == "write-back",
+                          write_allocate=c.write_allocate)
+            cache.enabled_at_reset = c.enabled_at_reset
+            cache.run_enabled = c.run_enabled
+            if c.kind == "st-icache":
                 self.st_icache = cache
             elif name == "icache":
                 self.l1_i = cache
@@ -279,14 +272,14 @@ class MemoryModel:
         table_ws = mcu.flash_wait_states(mhz) if mcu.flash is not None else None
         acc = self.acc
         acr = self._acr()
-        lat_mask = int(acc.get("acr_latency_mask", _ACR_LATENCY_MASK))
+        lat_mask = acc.acr_latency_mask
         if mcu.flash is None:
             ws, prefetch, icen, dcen = table_ws, False, False, False
         elif acr is None:
             # "run" configuration: firmware never wrote FLASH_ACR (the simulation starts at
             # the run clock): latency from the clock table, accelerator on.
             ws = table_ws
-            prefetch = bool(acc.get("prefetch", False))
+            prefetch = acc.prefetch
             icen = self.art_i is not None
             dcen = self.art_d is not None
         else:
@@ -297,15 +290,14 @@ class MemoryModel:
                             f"FLASH_ACR.LATENCY = {ws} is below the {table_ws} wait states "
                             f"{mcu.name} needs at {mhz:g} MHz: a real chip would read wrong "
                             "data; timing uses LATENCY")
-            prefetch = bool(acc.get("prefetch", False)) and bool(
-                acr >> int(acc.get("acr_prften_bit", _ACR_PRFTEN)) & 1)
-            icen = self.art_i is not None and bool(acr >> int(acc.get("acr_icen_bit", _ACR_ICEN)) & 1)
-            dcen = self.art_d is not None and bool(acr >> int(acc.get("acr_dcen_bit", _ACR_DCEN)) & 1)
+            prefetch = acc.prefetch and bool(acr >> acc.acr_prften_bit & 1)
+            icen = self.art_i is not None and bool(acr >> acc.acr_icen_bit & 1)
+            dcen = self.art_d is not None and bool(acr >> acc.acr_dcen_bit & 1)
         if acr is not None:
             # FLASH_ACR.ICRST / DCRST (bits 11, 12 on L4): reset (invalidate) the ART lines
-            if self.art_i is not None and acr >> int(acc.get("acr_icrst_bit", 11)) & 1:
+            if self.art_i is not None and acr >> acc.acr_icrst_bit & 1:
                 self.art_i.invalidate()
-            if self.art_d is not None and acr >> int(acc.get("acr_dcrst_bit", 12)) & 1:
+            if self.art_d is not None and acr >> acc.acr_dcrst_bit & 1:
                 self.art_d.invalidate()
         # Cortex-M7 L1: SCB CCR.IC/DC (off at reset; SCB_EnableICache/DCache set them)
         ccr = getattr(getattr(m, "scs", None), "ccr", 0) or 0
@@ -320,12 +312,12 @@ class MemoryModel:
             r = self._regions[name]
             s.icache = s.dcache = None
             s.prefetch = s.stream = s.write_through = False
-            s.granule = max(4, int(r.width_bits) // 8)
+            s.granule = max(4, r.width_bits // 8)
             if r.kind == "flash" and mcu.flash is not None:
                 s.rd_ws = s.wr_ws = int(ws)
             else:
-                s.rd_ws = int(r.read_wait_states or 0)
-                s.wr_ws = int(r.write_wait_states if r.write_wait_states is not None else s.rd_ws)
+                s.rd_ws = r.read_wait_states       # the schema fills RAM's 0 and write = read
+                s.wr_ws = r.write_wait_states
             if r.kind == "flash":
                 s.prefetch = prefetch
                 if icen:
