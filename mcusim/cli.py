@@ -92,6 +92,10 @@ def build_parser():
     sv.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (else stdin/stdout)")
 
     sub.add_parser("list", help="list catalog entries")
+
+    sh = sub.add_parser("show", help="print an MCU's merged catalog (with its core and power "
+                                     "model), each value with the file that set it")
+    sh.add_argument("mcu", help="catalog MCU name or a .toml path")
     return ap
 
 
@@ -115,6 +119,8 @@ def main(argv=None) -> int:
                          args.clock_mhz, args.mode)
         if args.cmd == "list":
             return cmd_list(args)
+        if args.cmd == "show":
+            return cmd_show(args)
         ap.print_help()
         return EXIT_USAGE
     except UserError as e:
@@ -136,6 +142,12 @@ def cmd_list(args) -> int:
         print(f"{kind}:")
         for name, desc in cat.get(kind, []):
             print(f"  {name:16s} {desc}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from mcusim.catalog import show
+    sys.stdout.write(show(args.mcu))
     return 0
 
 
