@@ -90,28 +90,81 @@ typedef struct {
     uint32_t arena_off;      /* offset of data in the planned region */
 } mcrt_tensor_t;
 
+/* ---- operator parameters: what an operator's prepare computes for its invoke, one
+ * struct per operator family (internal to the runtime; the layout may change) ---- */
+
+/* Requantization of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED. */
+typedef struct {
+    int32_t in_off;          /* -input zero point */
+    int32_t w_off;           /* -weight zero point (FULLY_CONNECTED; 0 for convolutions) */
+    int32_t out_off;         /* output zero point */
+    int32_t mult, shift;     /* per-tensor multiplier, used when nch == 0 */
+    uint32_t pc_off;         /* per-channel tables (int32 mult[nch], int8 shift[nch]):
+                              * offset in the persistent region */
+    uint32_t nch;            /* channels of the per-channel tables (0: none) */
+    uint8_t has_bias;
+} mcrt_rq_params_t;
+
+typedef struct {             /* CONV_2D, DEPTHWISE_CONV_2D */
+    mcrt_rq_params_t rq;
+    int32_t stride_w, stride_h, dil_w, dil_h;
+    int32_t fw, fh;          /* filter width and height */
+    int32_t pad_w, pad_h;    /* padding before the first column / row */
+    int32_t depth_mult;      /* DEPTHWISE_CONV_2D: output channels per input channel */
+} mcrt_conv_params_t;
+
+typedef struct {             /* FULLY_CONNECTED */
+    mcrt_rq_params_t rq;
+    int32_t depth;           /* input values per row (weight columns) */
+    int32_t units;           /* outputs per row (weight rows) */
+} mcrt_fc_params_t;
+
+typedef struct {             /* AVERAGE_POOL_2D, MAX_POOL_2D */
+    int32_t stride_w, stride_h;
+    int32_t fw, fh;          /* window width and height */
+    int32_t pad_w, pad_h;
+} mcrt_pool_params_t;
+
+typedef struct {             /* ADD */
+    int32_t in1_off, in2_off; /* -input zero points */
+    int32_t out_off;         /* output zero point */
+    int32_t left_shift;
+    int32_t mult1, shift1, mult2, shift2;  /* input rescaling */
+    int32_t mult, shift;     /* output rescaling */
+} mcrt_add_params_t;
+
+typedef struct {             /* SOFTMAX */
+    int32_t mult, shift;     /* beta * input scale, for inputs in Q5.26 */
+    int32_t diff_min;        /* differences to the row maximum below this give 0 */
+    int32_t depth;           /* the last dimension (softmax is taken along it) */
+} mcrt_softmax_params_t;
+
+typedef struct {             /* QUANTIZE, DEQUANTIZE */
+    float scale;             /* QUANTIZE from float32: output scale; DEQUANTIZE: input scale */
+    int32_t in_zp, out_zp;   /* zero points */
+    int32_t mult, shift;     /* QUANTIZE int8 -> int8: rescaling */
+    uint8_t from_float;      /* QUANTIZE: 1 float32 input, 0 int8 input */
+} mcrt_quant_params_t;
+
 /* One prepared operator. */
 typedef struct {
-    uint8_t kind;            /* internal kernel id */
-    uint8_t act;             /* fused activation */
-    uint8_t padding;         /* 0 SAME, 1 VALID */
-    uint8_t has_bias;
     int32_t op_code;         /* TFLite BuiltinOperator */
+    uint8_t reg;             /* its implementation: index in the operator table */
+    uint8_t pad_;
     int16_t in[3];           /* tensor indices (-1 absent) */
     int16_t out;
-    int32_t stride_w, stride_h, dil_w, dil_h, fw, fh, depth_mult;
-    int32_t pad_w, pad_h;
-    int32_t act_min, act_max;
-    int32_t in_off, in2_off, w_off, out_off;
-    int32_t mult, shift;     /* per-tensor requantization */
-    int32_t mult1, shift1, mult2, shift2, left_shift;  /* ADD */
-    int32_t diff_min;        /* SOFTMAX */
-    float fscale;            /* QUANTIZE from float / DEQUANTIZE */
-    uint32_t pc_off;         /* arena offset of per-channel tables (int32 mult[C], int8 shift[C]) */
-    uint32_t nch;            /* channels of the per-channel tables (0: none) */
+    int32_t act_min, act_max; /* output clamp (fused activation) */
+    uint32_t macs;
     uint32_t scratch_bytes;  /* per-op scratch (planned like a tensor living one op) */
     uint32_t scratch_off;
-    uint32_t macs;
+    union {
+        mcrt_conv_params_t conv;
+        mcrt_fc_params_t fc;
+        mcrt_pool_params_t pool;
+        mcrt_add_params_t add;
+        mcrt_softmax_params_t softmax;
+        mcrt_quant_params_t quant;
+    } p;                     /* parameters of the operator's family */
 } mcrt_op_t;
 
 typedef struct {

@@ -2,8 +2,9 @@
  * mcrt_kernels.h -- the inner-loop interface of mcrt (internal).
  *
  * The convolution-like operators (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) are split
- * into a portable driver (mcrt_ops.c: shapes, padding, which taps of the filter fall
- * inside the input) and a per-output-pixel kernel that does the multiply-accumulates,
+ * into a portable driver (mcrt_op_conv_2d.c, mcrt_op_depthwise_conv_2d.c,
+ * mcrt_op_fully_connected.c: shapes, padding, which taps of the filter fall inside the
+ * input) and a per-output-pixel kernel that does the multiply-accumulates,
  * adds the bias, requantizes and stores int8 results. Two kernel sets implement it:
  *   mcrt_kernels_ref.c  portable C (default build)
  *   mcrt_kernels_opt.c  Cortex-M DSP (SMLAD/SXTB16; build with -DMCUSIM_KERNELS_OPT)
