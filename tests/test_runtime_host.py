@@ -590,3 +590,17 @@ def test_unsupported_type_reports_type_and_op(host_builds, tmp_path):
     p.write_bytes(n.build([x], [y]))
     rc, _, err = run_host(host_builds["ref"], p, None, tmp_path)
     assert rc == ERR_UNSUPPORTED and err.split()[:3] == ["error", str(ERR_UNSUPPORTED), str((0 << 16) | 25)]
+
+
+def test_runtime_schema_field_ids_match_the_python_reader():
+    """firmware_images/runtime/mcrt_schema.h and mcusim/tflite/schema.py name the same
+    TFLite schema field ids (schema.fbs): the C runtime and the Python reader must agree."""
+    import re
+
+    from mcusim.tflite.schema import F
+    text = (REPO / "firmware_images" / "runtime" / "mcrt_schema.h").read_text()
+    pairs = re.findall(r"MCRT_F_([A-Za-z0-9]+)_([a-z0-9_]+)\s*=\s*(\d+)", text)
+    assert len(pairs) >= 40
+    for table, field, value in pairs:
+        assert hasattr(F, table), f"schema.py has no table {table}"
+        assert getattr(getattr(F, table), field, None) == int(value), f"{table}.{field}"
