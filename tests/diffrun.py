@@ -17,7 +17,7 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 from unicorn import (UC_ARCH_ARM, UC_HOOK_INTR, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE,
-                     UC_MODE_THUMB, Uc, UcError)
+                     UC_MODE_THUMB, UC_PROT_EXEC, UC_PROT_READ, Uc, UcError)
 from unicorn import arm_const as A
 
 from thumbgen import FLASH_SIZE, LAYOUTS, RAM_SIZE, SVC_KEY
@@ -25,7 +25,7 @@ from thumbgen import FLASH_SIZE, LAYOUTS, RAM_SIZE, SVC_KEY
 SYS_WRITE0, SYS_EXIT, ADP_EXIT = 0x04, 0x18, 0x20026
 # The diagnostic catalogs next to the real TFLM firmware (they `extends` stm32l4r5), in
 # the workplace's shared directory ($MCUSIM_SHARED, or ../shared beside the checkout)
-_SHARED = Path(os.environ.get("MCUSIM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+from conftest import SHARED as _SHARED  # noqa: E402
 TFLM_MCU = _SHARED / "firmware" / "tflm" / "mcu"
 
 
@@ -64,7 +64,7 @@ def run_unicorn(elf: Path, profile: str, layout: str, timeout_s: float = 60.0,
     have no effect (Unicorn's M-profile models have the FPU on)."""
     flash, ram = LAYOUTS[layout]
     uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB, cpu=UC_CPU[profile])
-    uc.mem_map(flash, FLASH_SIZE)
+    uc.mem_map(flash, FLASH_SIZE, UC_PROT_READ | UC_PROT_EXEC)   # a store to flash faults
     uc.mem_map(ram, RAM_SIZE)
     uc.mem_map(0xE000E000, 0x1000)
     with open(elf, "rb") as f:

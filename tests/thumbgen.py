@@ -731,6 +731,7 @@ class Gen:
         k = r.randrange(4)
         if k == 1 and self.leaves and self.func_kind not in ("leaf", "handler"):
             self.feat("it_call")
+            self.ptr = None                 # the callee sets r6 for itself
             return f"bl{c} {r.choice(self.leaves)}", False
         if k == 2 and self.func_kind == "leaf":
             self.feat("it_return")
@@ -1647,6 +1648,13 @@ def _vectors(irq: bool) -> str:
 
 def _runtime(p: Profile) -> str:
     """Result dump and fault handler: Armv6-M instructions only, shared by every core."""
+    fault_status = "" if not p.thumb2 else """    ldr r6, =0xE000ED28
+    ldr r0, [r6]
+    bl rt_hex
+    ldr r0, [r6, #4]
+    bl rt_hex
+    ldr r0, [r6, #16]
+    bl rt_norm"""
     fp = ""
     if p.fp:
         fp_lines = ["    ldr r4, =outbuf", "    movs r0, #'F'", "    strb r0, [r4]",
@@ -1803,12 +1811,19 @@ rt_flush:
     .thumb_func
     .type rt_fault, %function
 rt_fault:
+    @ X <IPSR> <stacked PC> <stacked xPSR> [<CFSR> <HFSR> <BFAR>]
+    mov r5, sp
     ldr r4, =outbuf
     movs r0, #'X'
     strb r0, [r4]
     adds r4, #1
     mrs r0, ipsr
     bl rt_hex
+    ldr r0, [r5, #24]
+    bl rt_norm
+    ldr r0, [r5, #28]
+    bl rt_hex
+{fault_status}
     bl rt_flush
     ldr r1, ={EXIT_ERROR}
     movs r0, #0x18
