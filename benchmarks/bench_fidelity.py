@@ -27,9 +27,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mcusim.infer import run_inference  # noqa: E402
-from mcusim.timing import memory  # noqa: E402
 
 CCR_DC, CCR_IC = 1 << 16, 1 << 17
+
+
+def _caches_on(machine):
+    """SCB->CCR.IC|DC at reset, as SCB_EnableICache/DCache would set them."""
+    machine.scs.write_word(0xED14, machine.scs.ccr | CCR_IC | CCR_DC)
 
 
 def _run(model, args, mode, core_only=False):
@@ -37,7 +41,8 @@ def _run(model, args, mode, core_only=False):
         os.environ["MCUSIM_MEMORY_MODEL"] = "0"
     try:
         t0 = time.perf_counter()
-        r = run_inference(model, args.mcu, kernels=args.kernels, mode=mode, elf=args.elf)
+        r = run_inference(model, args.mcu, kernels=args.kernels, mode=mode, elf=args.elf,
+                          machine_setup=_caches_on if args.m7_caches else None)
         dt = time.perf_counter() - t0
     finally:
         os.environ.pop("MCUSIM_MEMORY_MODEL", None)
@@ -59,15 +64,6 @@ def main(argv=None):
                     help="enable the Cortex-M7 L1 I/D caches (CCR.IC/DC) at reset")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-
-    if args.m7_caches:
-        orig = memory.attach_memory_model
-
-        def attach(machine):
-            machine.scs.ccr |= CCR_IC | CCR_DC
-            return orig(machine)
-
-        memory.attach_memory_model = attach
 
     rows = []
     hdr = (f"{'model':6} {'detailed cycles':>16} {'fast cycles':>14} {'error %':>8} "

@@ -25,7 +25,8 @@ from unicorn import arm_const as A
 
 from mcusim import faults as F
 from mcusim import nvic as N
-from mcusim.timing.blocks import make_coster
+from mcusim.timing.blocks import load_timing, make_coster
+from mcusim.timing.memory import MemoryModel, memory_model_wanted
 from mcusim.cpu import vector_table_reset
 from mcusim.cpu_process import CpuProcess
 from mcusim.elf import Firmware
@@ -67,13 +68,17 @@ class Machine:
         self.clock = Clock(float(clock_mhz if clock_mhz else mcu.clock_mhz) * 1e6)
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB, cpu=cpu)
         self.memory = MemoryMap(self.uc, mcu)
-        self.coster = make_coster(self, timing)
+        timing = timing if timing is not None else load_timing(self.core, self.warn_once)
+        self.memory_model = MemoryModel(mcu, mode, self.uc, self.memory, self.clock, timing,
+                                        self.warn_once) if memory_model_wanted() else None
+        self.coster = make_coster(self, timing, self.memory_model)
         if profile:
             self.coster.enable_profile()
         self.timebase = Timebase(self.coster, self.uc, self.memory, skip_spin_waits)
+        self.clock.subscribe(lambda hz: self.coster.recost())   # wait states follow the clock
         self.env = self.timebase.env
         self.exc = N.ExceptionState(mcu.num_irqs, self.core.nvic_prio_bits, self.v6m)
-        self.scs = SystemControlSpace(self, _systick_ref_divider(mcu))
+        self.scs = SystemControlSpace(self, mcu.systick.ref_clock_divider)
         self.exceptions = ExceptionModel(self.uc, self.core, self.exc, self.scs, self.memory,
                                          self.coster, self._charge, self._fatal)
         self.simdev = SimDevice(self)
@@ -94,8 +99,8 @@ class Machine:
         self._map_devices()
         self.cpu = CpuProcess(self)
         self.coster.install(self.uc)
-        from mcusim.timing.memory import attach_memory_model
-        self.memory_model = attach_memory_model(self)
+        if self.memory_model is not None:     # its hooks after the coster's block hook
+            self.memory_model.connect(self.coster, self.timebase)
         from mcusim.peripherals.dma import DMA_BASE, DMA_SIZE, DmaEngine
         from mcusim.system import attach_system
         self.system = attach_system(self)
@@ -114,12 +119,7 @@ class Machine:
         for p in specs:
             if p.model == "unmodelled":
                 continue
-            cls = model_class(p.model)
-            if cls is None:
-                self.warn_once(f"model-{p.model}", f"peripheral {p.name}: no model {p.model!r}; "
-                               "treated as unmodelled")
-                ranges.append(p)
-                continue
+            cls = model_class(p.model)        # the catalog schema refused unknown models
             dev = devices[p.name] = (p, cls(self, p))
             self.peripherals[p.name] = dev[1]
             if p.model == "stm32-flash":
@@ -138,7 +138,7 @@ class Machine:
     def reset(self) -> None:
         """Take reset as the core does: SP_main and the reset vector from the vector table
         at the boot address (VTOR's reset value; aliased to flash)."""
-        boot = int(getattr(self.mcu, "boot_address", 0) or 0)
+        boot = self.mcu.boot_address
         path = self.fw.path if self.fw is not None else "firmware"
         self.scs.vtor = boot
         self.cpu.pc = self.entry_pc = vector_table_reset(self.uc, self.memory, boot, path,
@@ -174,13 +174,16 @@ class Machine:
 
     def set_clock(self, hz: float, source: str = "") -> None:
         self.clock.set(hz, self.cycles)
-        self.coster.clock_changed()
 
     def flash_acr_changed(self, value: int) -> None:
-        self.coster.clock_changed()
+        if self.memory_model is not None:
+            self.memory_model.set_flash_acr(value)
+        self.coster.recost()
 
-    def caches_changed(self) -> None:
-        self.coster.clock_changed()
+    def caches_changed(self, ccr: int) -> None:
+        if self.memory_model is not None:
+            self.memory_model.set_ccr(ccr)
+        self.coster.recost()
 
     def pend_irq(self, irq: int) -> None:
         self.pend_exception(N.EXTERNAL0 + irq)
@@ -227,10 +230,6 @@ class Machine:
     def region_at(self, addr: int):
         return self.memory.region_at(addr)
 
-    @property
-    def regions(self) -> list:
-        return self.memory.regions
-
     def output(self, data: bytes, handle: int = 1, source: str | None = None) -> None:
         buf, sink = (self.captured_err, self._stderr) if handle == 2 else (self.captured, self._stdout)
         buf += data
@@ -249,7 +248,7 @@ class Machine:
     def feed_uart(self, data: bytes, index: int = 0) -> None:
         if not self.uarts:
             raise UserError(f"{self.mcu.name}: no UART modelled to receive input")
-        console = getattr(self.mcu, "console", None)
+        console = self.mcu.console
         target = self.peripherals.get(console) if console else None
         (target or self.uarts[index]).feed(data)
 
@@ -350,14 +349,6 @@ class Machine:
         bus = self.system.stats().get("cpu_stall_cycles", 0) if getattr(self, "system", None) else 0
         return (core, branch, self.exceptions.cycles,
                 self.cpu.sleep_cycles + self.cpu.deepsleep_cycles, bus)
-
-
-def _systick_ref_divider(mcu) -> int:
-    """SysTick's reference clock is HCLK / this (8 on STM32; the catalog's [systick])."""
-    v = getattr(mcu, "systick_ref_clock_divider", None)
-    if v is None:
-        v = ((getattr(mcu, "raw", None) or {}).get("systick") or {}).get("ref_clock_divider", 8)
-    return int(v)
 
 
 class _NoChange:

@@ -279,7 +279,7 @@ class SystemControlSpace:
         old = self.ccr
         self.ccr = (v & 0x7031B) | CCR_STKALIGN
         if (old ^ self.ccr) & CCR_L1_CACHES:
-            self.m.caches_changed()                  # L1 caches on/off: re-cost blocks
+            self.m.caches_changed(self.ccr)          # L1 caches on/off: re-cost blocks
         self.m.div0_trap(bool(v & CCR_DIV_0_TRP))
 
     def _shcsr(self) -> int:

@@ -79,8 +79,7 @@ def run_prog(code, *, mcu="stm32l4r5", mode="detailed", clock_mhz=None, acr=None
     if acr is not None:
         m.flash_acr.write_word(m.flash_acr.acr_off, acr)
     if ccr and model:
-        m.scs.ccr |= ccr                   # as SCB_EnableICache/DCache would
-        m.memory_model.clock_changed()
+        m.scs.write_word(0xED14, m.scs.ccr | ccr)   # SCB->CCR, as SCB_EnableICache/DCache do
     m.reset()
     m.run(max_cycles=10_000_000)
     assert m.outcome == "exit", (m.outcome, m.limit_reason, m.fault)

@@ -41,13 +41,18 @@ class BlockCoster:
 
     native = False
 
-    def __init__(self, machine, timing=None):
+    def __init__(self, machine, timing=None, memory=None):
+        """`machine`: the host's policy for what the hook cannot decide (a self-loop, a
+        divide by zero, whether the slice must end): may_spin, div_by_zero, stopped, and
+        its CPU (`uc`). `timing`: the core timing model; `memory`: the memory model, whose
+        per-block stalls are added to the core cost (None: ideal memory)."""
         self.m = machine
         self.blocks: dict[int, list] = {}
         self.md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
         self.md.detail = True
-        self.timing = timing if timing is not None else _load_timing(machine.core)
-        self.memory = None          # set by the memory model (timing of fetch/data stalls)
+        self.timing = timing
+        self.memory = memory
+        self._seen_counts: dict[int, int] = {}
         self._decoded: dict[int, list] = {}
         self._last_access = (None, -1)
         self._div_sites: dict[int, tuple] = {}
@@ -222,10 +227,11 @@ class BlockCoster:
         self.blocks[addr] = b
         return b
 
-    def clock_changed(self) -> None:
-        """Wait states follow the clock: re-cost every block on the next execution."""
+    def recost(self) -> None:
+        """The clock, FLASH_ACR or the caches changed: the memory model reconfigures and
+        every known block gets its new static stall."""
         if self.memory is not None:
-            self.memory.clock_changed()
+            self.memory.reconfigure()
             for addr, b in self.blocks.items():
                 cyc = b[1] - b[8]
                 insns = self._decode(addr, b[3] - addr)
@@ -420,8 +426,25 @@ class BlockCoster:
         return self._decode(addr, self.blocks[addr][3] - addr)
 
     def executions(self, addr: int) -> int:
-        """How many times a known block ran (fast-forwarded iterations included)."""
-        return self._counts(addr)[0]
+        """How many times a block ran (fast-forwarded iterations included; 0 if unknown)."""
+        return self._counts(addr)[0] if addr in self.blocks else 0
+
+    def static_stall(self, addr: int, default=0):
+        """The memory stall charged per execution of a known block."""
+        b = self.blocks.get(addr)
+        return default if b is None else b[8]
+
+    def block_ran(self, addr: int) -> bool:
+        """For a second block hook (the memory model's, installed after this one): did this
+        hook let the block at `addr` execute, or stop the emulation before it?"""
+        b = self.blocks.get(addr)
+        if b is None:
+            return False
+        n = b[0]
+        if self._seen_counts.get(addr) == n:
+            return False
+        self._seen_counts[addr] = n
+        return True
 
     def _counts(self, addr: int) -> tuple[int, int]:
         b = self.blocks[addr]
@@ -436,16 +459,19 @@ class BlockCoster:
             yield addr, b[0], b[9], b[0] * b[4]
 
 
-def _load_timing(core):
-    """The core's timing model (cores/<name>.toml [timing]); a core without a [timing]
+def load_timing(core, warn=None):
+    """The core's timing model (the core file's [timing]); a core without a [timing]
     table is costed one cycle per instruction, and says so."""
     from mcusim.timing.core import CoreTiming
-    if "timing" not in core.raw:
-        import sys
-        print(f"mcusim: warning: core {core.name} has no [timing] table: one cycle per "
-              "instruction", file=sys.stderr)
+    if core.timing is None:
+        msg = f"core {core.name} has no [timing] table: one cycle per instruction"
+        if warn is not None:
+            warn("no-timing", msg)
+        else:
+            import sys
+            print(f"mcusim: warning: {msg}", file=sys.stderr)
         return None
-    return CoreTiming(core.name)
+    return CoreTiming(core)
 
 
 # ---------------------------------------------------------------------- native path
@@ -520,11 +546,11 @@ class NativeCoster(BlockCoster):
 
     native = True
 
-    def __init__(self, machine, timing, lib):
+    def __init__(self, machine, timing, memory, lib):
         self._lib = lib
         self._st = _State()
         self._alloc(1 << 14)
-        super().__init__(machine, timing)
+        super().__init__(machine, timing, memory)
         self._index: dict[int, int] = {}
 
     def _alloc(self, slots: int) -> None:
@@ -578,6 +604,9 @@ class NativeCoster(BlockCoster):
 
     def branch_flush(self) -> None:
         self._st.prev = 0
+
+    def block_ran(self, addr: int) -> bool:
+        return self._st.stop_reason == 0
 
     def enable_profile(self) -> None:
         st = self._st
@@ -720,8 +749,8 @@ class NativeCoster(BlockCoster):
         self.core_total += it * (b[1] - b[8])
         self.branch_total += it * b[2]
 
-    def clock_changed(self) -> None:
-        super().clock_changed()
+    def recost(self) -> None:
+        super().recost()
         for a, i in self._index.items():
             self._sync(i, self.blocks[a])
 
@@ -741,9 +770,10 @@ class NativeCoster(BlockCoster):
             yield addr, count, self._table[self._index[addr]].acc, count * b[4]
 
 
-def make_coster(machine, timing=None):
-    timing = timing if timing is not None else _load_timing(machine.core)
+def make_coster(machine, timing, memory=None):
+    """The native block hook when a C compiler is available, else the Python one (the
+    same results; tests/test_native.py)."""
     lib = native_library()
     if lib is not None:
-        return NativeCoster(machine, timing, lib)
-    return BlockCoster(machine, timing)
+        return NativeCoster(machine, timing, memory, lib)
+    return BlockCoster(machine, timing, memory)

@@ -30,7 +30,7 @@ from mcusim.schema import AcceleratorSpec, defaults
 
 _EPSR_T = 1 << 24       # EPSR with T set and ITSTATE clear
 
-__all__ = ["attach_memory_model", "MemoryModel", "Cache", "FetchUnit"]
+__all__ = ["memory_model_wanted", "MemoryModel", "Cache", "FetchUnit"]
 
 # FLASH_ACR bit positions and the accelerator's geometry come from the catalog's
 # [flash.accelerator] (mcusim/schema.py AcceleratorSpec declares them and their defaults:
@@ -166,15 +166,23 @@ class FetchUnit:
 # --------------------------------------------------------------------------- the model
 
 class MemoryModel:
-    def __init__(self, machine):
-        self.m = machine
-        self.mcu = machine.mcu
-        self.mode = machine.mode
-        self.coster = machine.coster
-        self.coster.memory = self
-        self.native = bool(getattr(self.coster, "native", False))
-        self._st = getattr(self.coster, "_st", None)
-        self._blocks = self.coster.blocks
+    """Built before the block coster, from what it models: the MCU's memories,
+    accelerator and caches (catalog), the CPU (for its detailed-mode hooks), the memory
+    map, the clock and the core timing (per-instruction cycles inside a block). Its two
+    ports are connected once the machine has built them (`connect`): the coster, the cycle
+    ledger it charges stalls to, and the timebase, for its sampling windows. The FLASH_ACR
+    and SCB CCR values it depends on are pushed to it by those devices."""
+
+    def __init__(self, mcu, mode, cpu, memory_map, clock, timing, warn):
+        self.mcu = mcu
+        self.mode = mode
+        self.cpu = cpu
+        self.clock = clock
+        self.timing = timing
+        self.warn = warn                       # warn(key, message), once per key
+        self.coster = self.timebase = None     # ports: connect()
+        self.flash_acr: int | None = None      # FLASH_ACR as firmware last wrote it
+        self.ccr = 0                           # SCB CCR (Cortex-M7 L1 cache enables)
         self.t = 0
         self.fetch = FetchUnit()
         self.stats = {"fetch_stall": 0, "data_stall": 0, "windows": 0, "window_cycles": 0}
@@ -206,7 +214,7 @@ class MemoryModel:
         # sources per region
         self.sources: dict[str, _Source] = {}
         self.spans: list[tuple[int, int, _Source]] = []
-        for lo, hi, r in machine.regions:
+        for lo, hi, r in memory_map.regions:
             s = self.sources.get(r.name)
             if s is None:
                 s = self.sources[r.name] = _Source(r.name, r.kind)
@@ -214,7 +222,6 @@ class MemoryModel:
         self._regions = {r.name: r for r in self.mcu.memories}
         self._binfo: dict[int, tuple] = {}
         self.warned_latency = False
-        self._scs = getattr(machine, "scs", None) if self.core_l1 else None
         self.config = {}
         self._configure()
         self.hooks_on = False
@@ -226,20 +233,30 @@ class MemoryModel:
         self._cur_addr = -1
         self._exec_addr = None
         self._cur_stall = 0.0
-        self._seen_counts: dict[int, int] = {}
         self._period_counts: dict[int, int] = {}
         self._pending = None
         self._next_window = None
         self.period = self.P_MIN
         self.learn_from = 0
         self.window_end = 0
+
+    def connect(self, coster, timebase) -> None:
+        """Connect the ports: the coster (cycle ledger) and the timebase. Detailed mode
+        hooks every access from the start; fast mode opens its first sampling window."""
+        self.coster, self.timebase = coster, timebase
         if self.mode == "detailed":
             if self.any_stall_possible:
                 self._install_hooks()
         elif self.any_stall_possible:
             self._request_window(0)
-        if self.mode != "detailed" and self.any_stall_possible:
-            pass      # Machine.run calls finish() at the end of the run
+
+    def set_flash_acr(self, value: int) -> None:
+        """FLASH_ACR written (latency, prefetch, accelerator enables and resets)."""
+        self.flash_acr = value
+
+    def set_ccr(self, value: int) -> None:
+        """SCB CCR written (IC/DC: the Cortex-M7 L1 caches on or off)."""
+        self.ccr = value
 
     # The Unicorn #2309 workaround in _hook_mem (a test turns it off to show --verify
     # catching the bug it fixes).
@@ -257,18 +274,12 @@ class MemoryModel:
 
     # ------------------------------------------------------------------ configuration
     def _acr(self):
-        dev = getattr(self.m, "flash_acr", None)
-        if dev is None or self.mcu.flash is None:
-            return None
-        regs = getattr(dev, "regs", None)
-        if regs is not None and getattr(dev, "acr_off", 0) not in regs:
-            return None                     # firmware never wrote FLASH_ACR
-        return dev.acr
+        return None if self.mcu.flash is None else self.flash_acr
 
     def _configure(self) -> None:
         """Wait states and enables from the clock, FLASH_ACR and SCB CCR."""
-        mcu, m = self.mcu, self.m
-        mhz = m.clock_hz / 1e6
+        mcu = self.mcu
+        mhz = self.clock.hz / 1e6
         table_ws = mcu.flash_wait_states(mhz) if mcu.flash is not None else None
         acc = self.acc
         acr = self._acr()
@@ -286,10 +297,10 @@ class MemoryModel:
             ws = acr & lat_mask
             if ws < table_ws and not self.warned_latency:
                 self.warned_latency = True
-                m.warn_once("flash-latency",
-                            f"FLASH_ACR.LATENCY = {ws} is below the {table_ws} wait states "
-                            f"{mcu.name} needs at {mhz:g} MHz: a real chip would read wrong "
-                            "data; timing uses LATENCY")
+                self.warn("flash-latency",
+                          f"FLASH_ACR.LATENCY = {ws} is below the {table_ws} wait states "
+                          f"{mcu.name} needs at {mhz:g} MHz: a real chip would read wrong "
+                          "data; timing uses LATENCY")
             prefetch = acc.prefetch and bool(acr >> acc.acr_prften_bit & 1)
             icen = self.art_i is not None and bool(acr >> acc.acr_icen_bit & 1)
             dcen = self.art_d is not None and bool(acr >> acc.acr_dcen_bit & 1)
@@ -300,7 +311,7 @@ class MemoryModel:
             if self.art_d is not None and acr >> acc.acr_dcrst_bit & 1:
                 self.art_d.invalidate()
         # Cortex-M7 L1: SCB CCR.IC/DC (off at reset; SCB_EnableICache/DCache set them)
-        ccr = getattr(getattr(m, "scs", None), "ccr", 0) or 0
+        ccr = self.ccr
         l1i_on = self.l1_i is not None and bool(ccr & _CCR_IC)
         l1d_on = self.l1_d is not None and bool(ccr & _CCR_DC)
         # U5 ICACHE: ICACHE_CR is not modelled (an unmodelled register window), so the run
@@ -363,10 +374,11 @@ class MemoryModel:
             v = self._estimate(addr, size)
             self.learned[addr] = v
             if not self.in_window:
-                self._request_window(self.m.cycles + self.NEW_DELAY)
+                self._request_window(self.timebase.cycles + self.NEW_DELAY)
         return int(round(v))
 
-    def clock_changed(self) -> None:
+    def reconfigure(self) -> None:
+        """The clock, FLASH_ACR or CCR changed: new wait states and enables."""
         old = dict(self.config)
         self._configure()
         if self.config != old and self.mode != "detailed":
@@ -375,7 +387,7 @@ class MemoryModel:
             self.learned.clear()
             self.period = self.P_MIN
             if not self.in_window:
-                self._request_window(self.m.cycles)
+                self._request_window(self.timebase.cycles)
         if self.mode == "detailed" and self.any_stall_possible and not self.hooks_on:
             self._install_hooks()
 
@@ -423,11 +435,11 @@ class MemoryModel:
         out = ()
         if src is not None and (src.rd_ws or src.icache is not None):
             g = src.granule
-            timing = self.coster.timing
+            timing = self.timing
             per = []
             if timing is not None:
                 try:
-                    code = bytes(self.m.uc.mem_read(addr, size))
+                    code = bytes(self.cpu.mem_read(addr, size))
                     bc = timing.block_cost(code, addr)
                     per = [(a, c) for a, _sz, _mn, _op, c, _cl in bc.insns]
                 except Exception:
@@ -453,7 +465,7 @@ class MemoryModel:
     def _install_hooks(self) -> None:
         if self.hooks_on:
             return
-        uc = self.m.uc
+        uc = self.cpu
         self._hh.append(uc.hook_add(UC_HOOK_BLOCK, self._hook_block))
         for lo, hi, s in self.spans:
             if self._may_matter(s, lo):
@@ -477,7 +489,7 @@ class MemoryModel:
     def _remove_hooks(self) -> None:
         if not self.hooks_on:
             return
-        uc = self.m.uc
+        uc = self.cpu
         for h in self._hh:
             uc.hook_del(h)
         self._hh = []
@@ -485,36 +497,18 @@ class MemoryModel:
         uc.ctl_flush_tb()
         # Unicorn deletes hooks lazily (at the end of the next emu_start); blocks translated
         # before that still carry the memory-hook slow path. Flush once more after one block.
-        self.m.schedule(self.m.cycles + 1, self._flush_again, "memory-flush", wakes=False)
+        self.timebase.schedule(self.timebase.cycles + 1, self._flush_again, "memory-flush",
+                               wakes=False)
 
     def _flush_again(self, at: int) -> None:
         if not self.hooks_on:
-            self.m.uc.ctl_flush_tb()
-
-    def _block_ran(self, addr: int) -> bool:
-        """Did the coster's block hook (which runs first) let this block execute?"""
-        if self.native:
-            return self.coster._st.stop_reason == 0
-        b = self.coster.blocks.get(addr)
-        if b is None:
-            return False
-        n = b[0]
-        if self._seen_counts.get(addr) == n:
-            return False
-        self._seen_counts[addr] = n
-        return True
+            self.cpu.ctl_flush_tb()
 
     def _hook_block(self, uc, addr, size, ud):
-        if self.native:
-            if self._st.stop_reason:
-                return                     # the coster stopped: this block did not run
-        elif not self._block_ran(addr):
-            return
+        if not self.coster.block_ran(addr):
+            return                         # the coster stopped: this block did not run
         self._exec_addr = addr
-        if self._scs is not None and self._scs.ccr != self.config["ccr"]:
-            self.coster.clock_changed()    # SCB CCR.IC/DC changed (M7 L1 caches): re-cost
-        b = self._blocks.get(addr)
-        static = b[8] if b is not None else 0
+        static = self.coster.static_stall(addr)
         info = self._binfo.get(addr)
         info = info[1] if info is not None and info[0] == size else self._block_info(addr, size)
         stall = 0
@@ -564,7 +558,7 @@ class MemoryModel:
         self.t = t
         if self.in_window:
             prev = self._cur_addr
-            if prev >= 0 and self.coster.cycles >= self.learn_from:
+            if prev >= 0 and self.timebase.cycles >= self.learn_from:
                 w = self.win_stats.get(prev)
                 if w is None:
                     self.win_stats[prev] = [1, self._cur_stall]
@@ -584,7 +578,7 @@ class MemoryModel:
         n = math.floor(x)
         self._frac = x - n
         if n:
-            self.coster.cycles = max(0, self.coster.cycles + n)
+            self.timebase.cycles = max(0, self.timebase.cycles + n)
 
     def _hook_mem(self, uc, access, addr, size, value, src):
         # Unicorn 2.1.4 restores the CPU state before calling a memory hook, which leaves
@@ -640,13 +634,13 @@ class MemoryModel:
                 return
             self._next_window.cancel()
             self._next_window = None
-        self._pending = self.m.schedule(max(at, self.m.cycles), self._start_window,
+        self._pending = self.timebase.schedule(max(at, self.timebase.cycles), self._start_window,
                                       "memory-window", wakes=False)
 
     def _start_window(self, at: int) -> None:
         self._pending = None
         self._next_window = None
-        if self.in_window or self.m.outcome:
+        if self.in_window:
             return
         self._settle_period()
         self.in_window = True
@@ -654,20 +648,20 @@ class MemoryModel:
         self._cur_addr = -1
         self._cur_stall = 0.0
         self._install_hooks()
-        now = self.m.cycles
+        now = self.timebase.cycles
         self.learn_from = now + self.warmup
         self.window_end = now + (self.FIRST_WINDOW if self.stats["windows"] == 0
                                  else self.warmup + self.WINDOW)
         self._win_start = now
         self.stats["windows"] += 1
-        self.m.schedule(self.window_end, self._end_window, "memory-window-end", wakes=False)
+        self.timebase.schedule(self.window_end, self._end_window, "memory-window-end", wakes=False)
 
     def _end_window(self, at: int) -> None:
         if not self.in_window:
             return
         self._remove_hooks()
         self.in_window = False
-        self.stats["window_cycles"] += self.m.cycles - self._win_start
+        self.stats["window_cycles"] += self.timebase.cycles - self._win_start
         # learn: mean stall per execution of every block seen after the warm-up
         err = 0.0
         total = 0.0
@@ -685,14 +679,14 @@ class MemoryModel:
                 changed.append(addr)
         for addr in changed:
             self._set_static(addr)
-        span = max(1, self.m.cycles - self.learn_from)
+        span = max(1, self.timebase.cycles - self.learn_from)
         # adaptive period: double while windows agree with what was learned, else reset
         if err <= self.AGREE * span:
             self.period = min(self.P_MAX, self.period * 2)
         else:
             self.period = self.P_MIN
         self._snapshot_counts()
-        self._next_window = self.m.schedule(self.m.cycles + self.period, self._start_window,
+        self._next_window = self.timebase.schedule(self.timebase.cycles + self.period, self._start_window,
                                             "memory-window", wakes=False)
 
     # ------------------------------------------------------------------ fast: static costs
@@ -702,21 +696,14 @@ class MemoryModel:
         # period, is then never negative, so simulated time never runs backwards)
         self.coster.set_block_stall(addr, int(math.floor(self.learned[addr])))
 
-    def _count(self, addr: int) -> int:
-        c = self.coster
-        if c.native:
-            i = c._index.get(addr)
-            return 0 if i is None else c._table[i].count
-        b = c.blocks.get(addr)
-        return 0 if b is None else b[0]
-
     def _snapshot_counts(self) -> None:
         """Execution counts of the blocks whose learned stall has a fractional part."""
         snap = {}
+        c = self.coster
         for addr, v in self.learned.items():
-            b = self.coster.blocks.get(addr)
-            if b is not None and v != b[8]:
-                snap[addr] = self._count(addr)
+            static = c.static_stall(addr, None)
+            if static is not None and v != static:
+                snap[addr] = c.executions(addr)
         self._period_counts = snap
 
     def _settle_period(self) -> None:
@@ -725,14 +712,15 @@ class MemoryModel:
         if not self._period_counts:
             return
         extra = 0.0
+        c = self.coster
         for addr, n0 in self._period_counts.items():
-            b = self.coster.blocks.get(addr)
+            static = c.static_stall(addr, None)
             v = self.learned.get(addr)
-            if b is None or v is None:
+            if static is None or v is None:
                 continue
-            dn = self._count(addr) - n0
+            dn = c.executions(addr) - n0
             if dn:
-                extra += (v - b[8]) * dn
+                extra += (v - static) * dn
         self._period_counts = {}
         self._charge(extra)
 
@@ -751,10 +739,7 @@ class MemoryModel:
         return d
 
 
-def attach_memory_model(machine):
-    """Called by Machine.__init__ after the CPU block hook is installed. The environment
-    variable MCUSIM_MEMORY_MODEL=0 leaves the model out (core timing only: the
-    "block hooks alone" reference of benchmarks/bench_fidelity.py)."""
-    if os.environ.get("MCUSIM_MEMORY_MODEL", "1") == "0":
-        return None
-    return MemoryModel(machine)
+def memory_model_wanted() -> bool:
+    """The environment variable MCUSIM_MEMORY_MODEL=0 leaves the model out (core timing
+    only: the "block hooks alone" reference of benchmarks/bench_fidelity.py)."""
+    return os.environ.get("MCUSIM_MEMORY_MODEL", "1") != "0"
