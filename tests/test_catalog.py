@@ -7,6 +7,7 @@ import pytest
 
 from mcusim import catalog
 from mcusim.catalog import CatalogError, load_core, load_mcu, load_power, list_catalog
+from conftest import SHARED  # noqa: E402
 
 REQUIRED = {
     "stm32l4r5": "cortex-m4f",
@@ -381,7 +382,7 @@ def test_specs_are_frozen():
 
 # ----------------------------------------------------------------- cross-check with shared/reference
 
-_REF = pathlib.Path(__file__).resolve().parents[2] / "shared" / "reference" / "mcus.yaml"
+_REF = SHARED / "reference" / "mcus.yaml"
 
 
 @pytest.mark.skipif(not _REF.is_file(), reason="shared/reference/mcus.yaml not present")
