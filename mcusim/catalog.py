@@ -31,6 +31,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the API-compatible backport
     import tomli as tomllib  # type: ignore[no-redef]
 
+from . import peripherals as _peripherals  # noqa: F401  (the models register their Params)
 from . import schema as S
 from .schema import (  # noqa: F401  (the catalog's public types live in the schema)
     ACCESS_MODES, ARCHES, FPUS, MEMORY_KINDS, UNICORN_CPUS, AcceleratorSpec, CacheSpec,

@@ -865,9 +865,17 @@ class NoParams(Spec):
     """A peripheral model without parameters."""
 
 
+# Peripheral models register here (mcusim.peripherals.register) so the schema knows each
+# model's Params without importing the models; mcusim.catalog imports them first.
+PERIPHERAL_MODELS: dict[str, type] = {}
+
+
+def register_model(name: str, cls: type) -> None:
+    PERIPHERAL_MODELS[name] = cls
+
+
 def _peripheral_models() -> dict:
-    from mcusim.peripherals import models
-    return models()
+    return dict(PERIPHERAL_MODELS)
 
 
 def _model_names():
@@ -1923,6 +1931,7 @@ def main(argv=None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print the reference")
     ap.add_argument("--write", metavar="FILE", help="replace the generated part of FILE")
     args = ap.parse_args(argv)
+    import mcusim.peripherals  # noqa: F401  (run as a program: the models register here)
     if args.write:
         import pathlib
         p = pathlib.Path(args.write)

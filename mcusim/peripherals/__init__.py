@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from mcusim import schema
 from mcusim.peripherals.base import Peripheral, Unmodelled
-
-_REGISTRY: dict[str, type] = {}
 
 
 def register(*names: str):
+    """Class decorator: the model serves catalog entries with `model = <name>`."""
     def deco(cls):
         for n in names:
-            _REGISTRY[n] = cls
+            schema.register_model(n, cls)
         return cls
     return deco
 
@@ -22,9 +22,11 @@ def model_class(name: str) -> type | None:
 def models() -> dict[str, type]:
     """Every registered model name and its class (the class's ``Params`` is the schema of
     its ``[peripherals.<name>.params]``, see mcusim/schema.py)."""
-    # import the modules that register models
-    from mcusim.peripherals import stm32  # noqa: F401
-    return dict(_REGISTRY)
+    return dict(schema.PERIPHERAL_MODELS)
 
 
 __all__ = ["Peripheral", "Unmodelled", "register", "model_class", "models"]
+
+
+# the modules that register models
+from mcusim.peripherals import stm32  # noqa: E402,F401
