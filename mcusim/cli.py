@@ -1,4 +1,5 @@
-"""mcusim command line: run · infer · bench · list."""
+"""mcusim command line: run · infer · bench · check · serve · list · show (a thin layer over
+the Python API in mcusim/api.py)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,29 @@ def build_parser():
     sv.add_argument("--kernels", choices=["ref", "opt"], default=None)
     sv.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (else stdin/stdout)")
 
+    ck = sub.add_parser(
+        "check", help="compare a run or bench with a baseline: exit 0 within tolerance, "
+                      "1 regression, 2 bad input or not comparable (docs/ci.md)",
+        usage="mcusim check --baseline BASE.json [options] (CURRENT.json | -- run|infer|bench ARGS...)")
+    ck.add_argument("current", nargs="?", metavar="CURRENT.json",
+                    help="the current record or bench JSON (or give a command after --)")
+    ck.add_argument("--baseline", required=True, metavar="BASE.json",
+                    help="the committed baseline (a run/infer record or bench JSON)")
+    ck.add_argument("--update", action="store_true",
+                    help="write the current results as the baseline (exit 0)")
+    ck.add_argument("--tolerance", "-t", action="append", default=[], metavar="[METRIC=]SPEC",
+                    help="e.g. cycles=1%%, flash_bytes=256, energy_uj=2%%,0.5; no METRIC: "
+                         "every metric (default 0; also [tool.mcusim.check] in pyproject.toml)")
+    ck.add_argument("--config", metavar="TOML", help="tolerances from this TOML file")
+    ck.add_argument("--allow-different", action="store_true",
+                    help="compare even across a different mcusim version or catalog (and "
+                         "say what differs)")
+    ck.add_argument("--junit", metavar="XML", help="write JUnit XML (a test case per "
+                                                   "benchmark and metric)")
+    ck.add_argument("--markdown", metavar="MD", help="write a Markdown summary")
+    ck.add_argument("--top", type=int, default=5, metavar="N",
+                    help="layers and functions shown per benchmark (default 5)")
+
     sub.add_parser("list", help="list catalog entries")
 
     sh = sub.add_parser("show", help="print an MCU's merged catalog (with its core and power "
@@ -101,6 +125,11 @@ def build_parser():
 
 def main(argv=None) -> int:
     ap = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    run_argv = None
+    if argv[:1] == ["check"] and "--" in argv:       # mcusim check ... -- bench --models ad
+        i = argv.index("--")
+        argv, run_argv = argv[:i], argv[i + 1:]
     args = ap.parse_args(argv)
     if args.version:
         from mcusim import __version__
@@ -117,6 +146,9 @@ def main(argv=None) -> int:
             from mcusim.serve import serve
             return serve(args.model, args.mcu, args.kernels or default_kernels(args.mcu), args.pty,
                          args.clock_mhz, args.mode)
+        if args.cmd == "check":
+            from mcusim.check import main as check_main
+            return check_main(args, run_argv)
         if args.cmd == "list":
             return cmd_list(args)
         if args.cmd == "show":
@@ -162,13 +194,8 @@ def outcome_status(m) -> int:
 
 
 def cmd_run(args) -> int:
-    from mcusim.catalog import load_mcu
-    from mcusim.elf import load_firmware
-    from mcusim.machine import Machine
-    from mcusim.record import build_record, fault_line
+    from mcusim import api
 
-    mcu = load_mcu(args.mcu)
-    fw = load_firmware(args.elf)
     uart = b""
     if args.uart_input:
         uart += _unescape(args.uart_input)
@@ -178,45 +205,38 @@ def cmd_run(args) -> int:
                 uart += f.read()
         except OSError as e:
             raise UserError(f"cannot read {args.uart_input_file}: {e.strerror}") from None
-    out = None if not args.quiet else _Null()
-    m = Machine(mcu, clock_mhz=args.clock_mhz, mode=args.mode, uart_input=uart,
-                semihost_dir=args.semihost_dir, stdout=out, stderr=out,
-                profile=bool(args.profile or args.collapsed or args.json))
-    m.load(fw)
-    m.reset()
-    if args.verify:
-        from mcusim.verify import attach
-        attach(m, args.verify_interval)
-    if not sys.stdin.isatty():
-        m.semihost.stdin_source = sys.stdin.buffer   # SYS_READC/SYS_READ(0) read our stdin
-    m.run(max_cycles=args.max_cycles, timeout=args.timeout)
-    rec = build_record(m.trace)
-    from mcusim.power.run_energy import add_energy, write_trace
-    add_energy(rec, m.trace)
+    rec = api.run(args.elf, args.mcu, clock_mhz=args.clock_mhz, mode=args.mode,
+                  max_cycles=args.max_cycles, timeout=args.timeout, uart_input=uart,
+                  semihost_dir=args.semihost_dir,
+                  stdin=None if sys.stdin.isatty() else sys.stdin.buffer,  # SYS_READC/SYS_READ(0)
+                  echo=not args.quiet, profile=bool(args.profile or args.collapsed or args.json),
+                  verify=(args.verify_interval or True) if args.verify else False,
+                  warn=_print_warning)
     if args.power_trace or args.power_plot:
-        write_trace(m.trace, args.power_trace, args.power_plot)
+        from mcusim.power.run_energy import write_trace
+        write_trace(rec.trace, args.power_trace, args.power_plot)
     if args.json:
-        _write_json(args.json, rec)
+        rec.to_json(args.json)
     if args.collapsed:
-        write_collapsed(m, args.collapsed)
-    _summary(m, rec, args.profile)
-    _outcome_line(m)
-    return outcome_status(m)
+        write_collapsed(rec, args.collapsed)
+    _summary(rec, args.profile)
+    _outcome_line(rec)
+    return outcome_status(rec)
 
 
-def _outcome_line(m) -> None:
-    from mcusim.record import fault_line
-    if m.outcome == "fault":
-        print(f"mcusim: {fault_line(m.fault)}", file=sys.stderr)
-    elif m.outcome == "limit":
-        print(f"mcusim: limit: {m.limit_reason}", file=sys.stderr)
-    elif m.outcome == "diverged":
-        print(f"mcusim: {m.verifier.divergence.line_text()}", file=sys.stderr)
+def _print_warning(msg: str) -> None:
+    print(f"mcusim: warning: {msg}", file=sys.stderr)
 
 
-def write_collapsed(m, path: str) -> None:
+def _outcome_line(rec) -> None:
+    """The one line on stderr for a run that faulted, hit a limit or diverged."""
+    if rec.outcome in ("fault", "limit", "diverged") and rec.outcome_message:
+        print(f"mcusim: {rec.outcome_message}", file=sys.stderr)
+
+
+def write_collapsed(rec, path: str) -> None:
     from mcusim.record import call_tree
-    tree = call_tree(m.trace) or {"collapsed": {}}
+    tree = call_tree(rec.trace) or {"collapsed": {}}
     try:
         with open(path, "w") as f:
             for stack, cyc in sorted(tree["collapsed"].items()):
@@ -234,15 +254,16 @@ def _write_json(path: str, rec: dict) -> None:
         raise UserError(f"cannot write {path}: {e.strerror}") from None
 
 
-def _summary(m, rec, profile: bool) -> None:
+def _summary(record, profile: bool) -> None:
     err = sys.stderr
-    mhz = m.clock_hz / 1e6
+    rec = record.to_dict()
+    mhz = record.clock_hz / 1e6
     print(f"mcusim: {rec['outcome']}"
           + (f" status {rec['exit_code']}" if rec["outcome"] == "exit" else "")
           + f" | {rec['cycles']:,} cycles, {rec['instructions']:,} instructions"
-          + f" | {rec['seconds'] * 1e3:.3f} ms at {mhz:g} MHz on {m.mcu.name}"
+          + f" | {rec['seconds'] * 1e3:.3f} ms at {mhz:g} MHz on {record.mcu}"
           + (f" | {rec['energy_j'] * 1e6:.2f} uJ, {rec['avg_power_w'] * 1e3:.2f} mW avg" if rec.get("energy_j") else "")
-          + f" | host {m.host_seconds:.2f} s", file=err)
+          + f" | host {record.host_seconds or 0:.2f} s", file=err)
     if profile:
         st = rec.get("stalls") or {}
         tot = max(1, rec["cycles"])
@@ -270,15 +291,8 @@ class _Null:
 
 
 def default_kernels(mcu_name: str) -> str:
-    from mcusim.catalog import load_mcu
-    return "opt" if load_mcu(mcu_name).core.has_dsp and _has_opt(mcu_name) else "ref"
-
-
-def _has_opt(mcu_name: str) -> bool:
-    from mcusim.catalog import load_mcu
-    from mcusim.infer import IMAGE_TARGET, firmware_dir
-    t = IMAGE_TARGET.get(load_mcu(mcu_name).core.name)
-    return t is not None and (firmware_dir() / t / "infer-opt.elf").exists()
+    from mcusim.api import default_kernels as dk
+    return dk(mcu_name)
 
 
 class _Progress:
@@ -305,59 +319,45 @@ class _Progress:
             print("\r" + " " * 70 + "\r", end="", file=sys.stderr, flush=True)
 
 
-def _load_input(path):
-    import numpy as np
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot read input {path}: {e}") from None
-
-
 def cmd_infer(args) -> int:
-    import numpy as np
-    from mcusim.infer import load_model_bytes, quantize_input, run_inference
-    from mcusim.record import fault_line
-    from mcusim.tflite import read_model
+    from mcusim import api
 
-    kernels = args.kernels or default_kernels(args.mcu)
-    input_bytes = None
-    if args.input:
-        name, data = load_model_bytes(args.model)
-        input_bytes = quantize_input(read_model(data), _load_input(args.input))
     prog = _Progress(args.model)
-    r = run_inference(args.model, args.mcu, kernels=kernels, input_bytes=input_bytes,
-                      count=args.count, warmup=args.warmup, clock_mhz=args.clock_mhz,
-                      mode=args.mode, max_cycles=args.max_cycles, timeout=args.timeout,
-                      elf=args.elf, progress=prog,
-                      verify=(args.verify_interval or True) if args.verify else False)
+    rec = api.infer(args.model, args.mcu, kernels=args.kernels, input=args.input,
+                    count=args.count, warmup=args.warmup, clock_mhz=args.clock_mhz,
+                    mode=args.mode, max_cycles=args.max_cycles, timeout=args.timeout,
+                    elf=args.elf, progress=prog,
+                    verify=(args.verify_interval or True) if args.verify else False)
     prog.done()
-    m, rec = r.machine, r.record
-    if args.output and r.output is not None:
-        np.save(args.output, r.output)
+    d = rec.to_dict()
+    if args.output and rec.output is not None:
+        import numpy as np
+        np.save(args.output, rec.output)
     if args.json:
-        _write_json(args.json, rec)
+        rec.to_json(args.json)
     if args.power_trace or args.power_plot:
         from mcusim.power.run_energy import write_trace
-        write_trace(m.trace, args.power_trace, args.power_plot)
-    if m.outcome == "exit" and m.exit_code == 0:
-        inf = rec["inference"]
-        e = rec.get("inference_energy_j")
-        print(f"{rec['model']} on {m.mcu.name} ({m.core.name}, {m.clock_hz / 1e6:g} MHz, "
-              f"{kernels} kernels, {m.mode}): {inf['latency_ms']:.3f} ms, {inf['cycles']:,} cycles"
-              + (f", {e * 1e6:.1f} uJ" if e else "")
-              + f" | flash {rec['memory']['flash_bytes']:,} B, RAM {rec['memory']['ram_bytes']:,} B "
-              f"(arena {rec['memory']['arena_bytes']:,}, stack {rec['memory']['stack_peak_bytes']:,})")
-        print(f"output sha256 {rec['output_sha256']}")
+        write_trace(rec.trace, args.power_trace, args.power_plot)
+    if rec.ok:
+        e = rec.energy_uj
+        mem = rec.memory
+        print(f"{rec.model} on {rec.mcu} ({rec.core}, {rec.clock_hz / 1e6:g} MHz, "
+              + (f"{rec.kernels} kernels" if rec.kernels else f"image {rec.image}")
+              + f", {rec.mode}): {rec.latency_ms:.3f} ms, {rec.inference_cycles:,} cycles"
+              + (f", {e:.1f} uJ" if e else "")
+              + f" | flash {mem['flash_bytes']:,} B, RAM {mem['ram_bytes']:,} B "
+              f"(arena {mem['arena_bytes']:,}, stack {mem['stack_peak_bytes']:,})")
+        print(f"output sha256 {rec.output_sha256}")
         if args.layers:
-            print_layers(rec)
+            print_layers(d)
         if args.profile:
-            _summary(m, rec, True)
+            _summary(rec, True)
         return 0
-    if m.outcome == "exit":
-        print(f"mcusim: inference image exited with status {m.exit_code}", file=sys.stderr)
+    if rec.outcome == "exit":
+        print(f"mcusim: {rec.outcome_message}", file=sys.stderr)
         return EXIT_FAULT
-    _outcome_line(m)
-    return outcome_status(m)
+    _outcome_line(rec)
+    return outcome_status(rec)
 
 
 def print_layers(rec, out=None):
@@ -377,58 +377,49 @@ def print_layers(rec, out=None):
 
 
 def cmd_bench(args) -> int:
-    import csv
-    from mcusim.catalog import load_mcu
-    from mcusim.infer import run_inference
+    from mcusim import api
 
-    mcu = load_mcu(args.mcu)
-    kernels = args.kernels or default_kernels(args.mcu)
+    mcu = api.load_mcu(args.mcu)
+    kernels = args.kernels or api.default_kernels(mcu)
     models = [x for x in args.models.split(",") if x] + list(args.extra_models)
-    results = []
     print(f"MLPerf Tiny on {mcu.name} ({mcu.core.name}, {args.clock_mhz or mcu.clock_mhz:g} MHz), "
           f"{kernels} kernels, {args.mode} timing")
     hdr = f"{'benchmark':12s} {'latency ms':>11s} {'inf/s':>8s} {'cycles':>13s} {'energy uJ':>10s} {'flash B':>9s} {'RAM B':>8s}"
     print(hdr)
+    progress: list[_Progress] = []
+
+    def start(name: str) -> _Progress:
+        progress.append(_Progress(name))
+        return progress[-1]
+
+    records = []
     diverged = False
-    for spec in models:
-        prog = _Progress(spec)
-        r = run_inference(spec, args.mcu, kernels=kernels, clock_mhz=args.clock_mhz, mode=args.mode,
-                          warmup=args.warmup, timeout=args.timeout, progress=prog,
-                          verify=(args.verify_interval or True) if args.verify else False)
-        prog.done()
-        rec = r.record
-        m = r.machine
-        if m.outcome != "exit" or m.exit_code != 0:
-            print(f"{rec['model']:12s} failed: outcome {m.outcome} status {m.exit_code}")
-            if m.outcome == "diverged":
-                _outcome_line(m)
+    for rec in api.bench_records(models, mcu, kernels=kernels, clock_mhz=args.clock_mhz,
+                                 mode=args.mode, warmup=args.warmup, timeout=args.timeout,
+                                 verify=(args.verify_interval or True) if args.verify else False,
+                                 progress=start):
+        progress[-1].done()
+        records.append(rec)
+        row = rec.to_row()
+        if not rec.ok:
+            print(f"{row['benchmark']:12s} failed: outcome {rec.outcome} status {rec.exit_code}")
+            if rec.outcome == "diverged":
+                _outcome_line(rec)
                 diverged = True
-            results.append({"benchmark": rec["model"], "latency_ms": None, "inferences_per_s": None,
-                            "cycles": None, "energy_uj": None, "flash_bytes": None, "ram_bytes": None})
             continue
-        inf = rec["inference"]
-        e = rec.get("inference_energy_j")
-        row = {"benchmark": rec["model"], "latency_ms": inf["latency_ms"],
-               "inferences_per_s": 1e3 / inf["latency_ms"], "cycles": inf["cycles"],
-               "energy_uj": e * 1e6 if e else None,
-               "flash_bytes": rec["memory"]["flash_bytes"], "ram_bytes": rec["memory"]["ram_bytes"]}
-        results.append(row)
+        e = row["energy_uj"]
         print(f"{row['benchmark']:12s} {row['latency_ms']:11.3f} {row['inferences_per_s']:8.2f} "
-              f"{row['cycles']:13,d} " + (f"{row['energy_uj']:10.1f}" if e else f"{'-':>10s}")
+              f"{row['cycles']:13,d} " + (f"{e:10.1f}" if e else f"{'-':>10s}")
               + f" {row['flash_bytes']:9,d} {row['ram_bytes']:8,d}")
         if args.layers:
-            print_layers(rec)
+            print_layers(rec.to_dict())
     if args.json:
-        _write_json(args.json, {"mcu": mcu.name, "core": mcu.core.name, "kernels": kernels,
-                                "mode": args.mode, "results": results})
+        _write_json(args.json, api.bench_json(records))
     if args.csv:
         try:
-            with open(args.csv, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(results[0].keys()) if results else ["benchmark"])
-                w.writeheader()
-                w.writerows(results)
+            api.bench_table(records).to_csv(args.csv, index=False)
         except OSError as e:
             raise UserError(f"cannot write {args.csv}: {e.strerror}") from None
     if diverged:
         return EXIT_DIVERGED
-    return 0 if all(r["cycles"] for r in results) else EXIT_FAULT
+    return 0 if all(r.ok for r in records) else EXIT_FAULT

@@ -7,6 +7,8 @@ The image and its ABI: firmware_images/app/infer_main.c and docs/CONTRACTS.md.
 from __future__ import annotations
 
 import hashlib
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +119,7 @@ def _write_init(m: Machine, fw, name: str, data: bytes) -> None:
     m.write_memory(addr, data)
 
 
-def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
+def run_inference(model_spec: str, mcu_name, *, kernels: str = "opt",
                   input_bytes: bytes | None = None, count: int = 1, warmup: int = 0,
                   clock_mhz: float | None = None, mode: str = "fast",
                   max_cycles: int | None = None, timeout: float | None = None,
@@ -134,7 +136,7 @@ def run_inference(model_spec: str, mcu_name: str, *, kernels: str = "opt",
         model = read_model(data, supported_only=True)
     except ModelError as e:
         raise UserError(f"{model_spec}: {e}") from None
-    mcu = load_mcu(mcu_name)
+    mcu = load_mcu(mcu_name) if isinstance(mcu_name, (str, Path)) else mcu_name   # or an McuSpec
     path = elf or str(image_path(mcu.core.name, kernels))
     fw = load_firmware(path)
     if input_bytes is None:
@@ -267,3 +269,15 @@ class _Null:
 
     def flush(self):
         pass
+
+
+# `mcusim.infer(...)` is the public API function (mcusim/api.py) and this module has the
+# same name; the package attribute `mcusim.infer` is this module once it is imported, so
+# calling the module runs the API function.
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        from mcusim.api import infer
+        return infer(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
