@@ -11,6 +11,8 @@ SPSEL. Exception entry and return must set mode, CONTROL and both stack pointers
 
 from __future__ import annotations
 
+import ctypes
+
 from unicorn import arm_const as A
 
 CONTROL_NPRIV, CONTROL_SPSEL, CONTROL_FPCA = 1, 2, 4
@@ -60,6 +62,57 @@ def write_mode(uc, *, ipsr: int, control: int, msp: int, psp: int, v6m: bool,
         w(A.UC_ARM_REG_CONTROL, control)    # last: unprivileged from here on
 
 
+# ------------------------------------------------------------------ the exclusive monitor
+# The local exclusive monitor (LDREX/STREX) is cleared on exception entry and return
+# (Armv7-M B1.5.6/B1.5.8 ClearExclusiveLocal); Unicorn keeps it in env->exclusive_addr
+# (-1: open), which no register API reaches. Its offset in a saved CPU context is found
+# once by experiment (an LDREX of a known address in a scratch CPU) and the context is
+# patched and restored: 15 us, only at exceptions.
+_EXCL_OPEN = (1 << 64) - 1
+_excl_offset: int | None = None
+
+
+def _exclusive_offset() -> int:
+    global _excl_offset
+    if _excl_offset is None:
+        from unicorn import UC_ARCH_ARM, UC_MODE_THUMB, Uc
+        uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB, cpu=A.UC_CPU_ARM_CORTEX_M4)
+        uc.mem_map(0x08000000, 0x1000)
+        uc.mem_map(0x20000000, 0x1000)
+        uc.mem_write(0x08000000, bytes.fromhex("51e8000ffee7"))   # ldrex r0, [r1]; b .
+        uc.reg_write(A.UC_ARM_REG_R1, 0x20000010)
+        before = _context_bytes(uc.context_save())
+        uc.emu_start(0x08000001, 0x08000004)
+        after = _context_bytes(uc.context_save())
+        found = [off for off in range(0, min(len(before), len(after)) - 7, 4)
+                 if int.from_bytes(after[off:off + 8], "little") == 0x20000010
+                 and int.from_bytes(before[off:off + 8], "little") == _EXCL_OPEN]
+        if len(found) != 1:
+            raise RuntimeError("cannot locate Unicorn's exclusive monitor in a CPU context")
+        _excl_offset = found[0]
+    return _excl_offset
+
+
+def _context_bytes(ctx) -> bytes:
+    return ctypes.string_at(ctx.context, ctx.size)
+
+
+def read_exclusive(cpu) -> int:
+    """The address the local monitor holds exclusive, or -1 when it is open."""
+    off = _exclusive_offset()
+    v = int.from_bytes(_context_bytes(cpu.context_save())[off:off + 8], "little")
+    return -1 if v == _EXCL_OPEN else v
+
+
+def write_exclusive(cpu, addr: int = -1) -> None:
+    """Set the local monitor (-1: clear it, as exception entry and return do)."""
+    off = _exclusive_offset()
+    ctx = cpu.context_save()
+    ptr = ctypes.cast(ctx.context, ctypes.c_void_p).value
+    ctypes.memmove(ptr + off, (addr & _EXCL_OPEN).to_bytes(8, "little"), 8)
+    cpu.context_restore(ctx)
+
+
 _GPR = [(f"r{i}", getattr(A, f"UC_ARM_REG_R{i}")) for i in range(13)] + [
     ("sp", A.UC_ARM_REG_SP), ("lr", A.UC_ARM_REG_LR), ("pc", A.UC_ARM_REG_PC),
     ("xpsr", A.UC_ARM_REG_XPSR), ("control", A.UC_ARM_REG_CONTROL)]
@@ -70,22 +123,23 @@ _FP = [("fpscr", A.UC_ARM_REG_FPSCR)] + [(f"s{i}", getattr(A, f"UC_ARM_REG_S{i}"
 
 
 class CpuState:
-    """The whole architectural register state as one tuple (for comparison and transfer
+    """The whole architectural state of the CPU as one tuple (for comparison and transfer
     between CPUs): general registers, xPSR (flags, GE, ITSTATE, IPSR), CONTROL, both
-    stack pointers, the masks, and the FP registers when there is an FPU."""
+    stack pointers, the masks, the FP registers when there is an FPU, and the local
+    exclusive monitor."""
 
     def __init__(self, v6m: bool, fpu: bool):
         self.v6m = v6m
         self.plain = _GPR + (_FP if fpu else [])
         self.banked = _BANKED + ([] if v6m else _BANKED_V7)
-        self.names = [n for n, _ in self.plain] + self.banked
+        self.names = [n for n, _ in self.plain] + self.banked + ["exclusive"]
         self.ids = [i for _, i in self.plain]
         self.index = {n: k for k, n in enumerate(self.names)}
 
     def read(self, uc) -> tuple:
         vals = [v & 0xFFFFFFFF for v in uc.reg_read_batch(self.ids)]
         b = read_banked(uc, self.v6m)
-        return tuple(vals + [b[n] & 0xFFFFFFFF for n in self.banked])
+        return tuple(vals + [b[n] & 0xFFFFFFFF for n in self.banked] + [read_exclusive(uc)])
 
     def write(self, uc, state: tuple) -> None:
         s = dict(zip(self.names, state))
@@ -95,6 +149,7 @@ class CpuState:
         skip = {"sp", "pc", "xpsr", "control"}
         uc.reg_write_batch([(i, s[n]) for n, i in self.plain if n not in skip])
         uc.reg_write(A.UC_ARM_REG_PC, s["pc"] | 1)
+        write_exclusive(uc, s["exclusive"])
 
     def diff(self, a: tuple, b: tuple) -> dict:
         return {n: (x, y) for n, x, y in zip(self.names, a, b) if x != y}

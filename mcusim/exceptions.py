@@ -19,12 +19,15 @@ from unicorn import UcError
 from unicorn import arm_const as A
 
 from mcusim import nvic as N
-from mcusim.cpu import CONTROL_FPCA, CONTROL_SPSEL, EPSR_T, read_banked, write_mode
+from mcusim.cpu import (CONTROL_FPCA, CONTROL_SPSEL, EPSR_T, read_banked, write_exclusive,
+                        write_mode)
 from mcusim.faults import FaultInfo
 
 FAULT_EXCEPTIONS = (N.HARDFAULT, N.MEMMANAGE, N.BUSFAULT, N.USAGEFAULT)
 _FRAME, _FRAME_FP = 0x20, 0x68        # basic and extended (FP) frame sizes
 _XPSR_ALIGN = 1 << 9                  # stacked xPSR bit 9: the frame was realigned
+_RETPSR_SFPA = 1 << 20                # Armv8-M RETPSR bit 20: CONTROL_S.SFPA of the context
+CONTROL_SFPA = 1 << 3                 # Armv8-M CONTROL.SFPA (secure FP state active)
 
 
 class ExceptionModel:
@@ -107,7 +110,8 @@ class ExceptionModel:
             align = _XPSR_ALIGN
         regs = [cpu.reg_read(r) for r in (A.UC_ARM_REG_R0, A.UC_ARM_REG_R1, A.UC_ARM_REG_R2,
                                           A.UC_ARM_REG_R3, A.UC_ARM_REG_R12, A.UC_ARM_REG_LR)]
-        words = regs + [ret_addr & ~1, (xpsr & ~_XPSR_ALIGN) | align | EPSR_T]
+        sfpa = _RETPSR_SFPA if self.v8m and self.has_fpu and control & CONTROL_SFPA else 0
+        words = regs + [ret_addr & ~1, (xpsr & ~_XPSR_ALIGN) | align | EPSR_T | sfpa]
         if fp:
             words += [cpu.reg_read(A.UC_ARM_REG_S0 + i) for i in range(16)]
             words += [cpu.reg_read(A.UC_ARM_REG_FPSCR), 0]
@@ -135,8 +139,9 @@ class ExceptionModel:
                 exc_return |= 0x4
         if self.v8m:
             exc_return |= 0x60      # S=1 (secure stack), DCRS=1: a secure-only v8-M run
-        # the handler runs on MSP with FPCA clear
-        return exc_return, control & ~(CONTROL_SPSEL | CONTROL_FPCA), stacks["msp"], stacks["psp"]
+        # the handler runs on MSP with FPCA (and, on Armv8-M, SFPA) clear
+        return (exc_return, control & ~(CONTROL_SPSEL | CONTROL_FPCA | CONTROL_SFPA),
+                stacks["msp"], stacks["psp"])
 
     def exception_taken(self, num, exc_return, control, msp, psp, ret_addr) -> int | None:
         cpu = self.cpu
@@ -146,6 +151,7 @@ class ExceptionModel:
         write_mode(cpu, ipsr=num, control=control, msp=msp, psp=psp, v6m=self.v6m)
         cpu.reg_write(A.UC_ARM_REG_EPSR, EPSR_T)       # the handler starts outside IT blocks
         cpu.reg_write(A.UC_ARM_REG_LR, exc_return)
+        write_exclusive(cpu)                           # ClearExclusiveLocal
         self._latency(self.core.exc_entry_cycles)
         coster = self.coster
         if coster.prof:
@@ -216,6 +222,8 @@ class ExceptionModel:
             stacks["msp"] = new_sp
             control &= ~CONTROL_SPSEL
         control = (control & ~CONTROL_FPCA) | (CONTROL_FPCA if fp and self.has_fpu else 0)
+        if self.v8m and self.has_fpu:
+            control = (control & ~CONTROL_SFPA) | (CONTROL_SFPA if xpsr & _RETPSR_SFPA else 0)
         if to_thread:
             xpsr &= ~0x1FF
         # mode, CONTROL (an unprivileged thread's nPRIV last) and both stack pointers
@@ -229,7 +237,8 @@ class ExceptionModel:
                 cpu.reg_write(A.UC_ARM_REG_S0 + i, w[8 + i])
             cpu.reg_write(A.UC_ARM_REG_FPSCR, w[24])
         # all of the stacked xPSR: flags, GE (SIMD), ITSTATE, T, IPSR (XPSR alone skips GE)
-        cpu.reg_write(A.UC_ARM_REG_XPSR_NZCVQG, xpsr & ~_XPSR_ALIGN)
+        cpu.reg_write(A.UC_ARM_REG_XPSR_NZCVQG, xpsr & ~(_XPSR_ALIGN | _RETPSR_SFPA))
+        write_exclusive(cpu)                           # ClearExclusiveLocal
         self.cycles += self.core.exc_exit_cycles
         self.charge(self.core.exc_exit_cycles)
         self.coster.branch_flush()
@@ -246,6 +255,7 @@ class ExceptionModel:
         cpu.reg_write(A.UC_ARM_REG_IPSR, num)
         cpu.reg_write(A.UC_ARM_REG_EPSR, EPSR_T)    # a BX LR ending an IT block left ITSTATE
         cpu.reg_write(A.UC_ARM_REG_LR, exc_return)
+        write_exclusive(cpu)                        # ClearExclusiveLocal
         self._latency(self.core.tail_chain_cycles)
         coster = self.coster
         if coster.prof:

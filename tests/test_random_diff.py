@@ -401,14 +401,11 @@ def test_random_finding_vcvt_seeds_agree_without_it(spec):
     _check_qemu(spec)
 
 
-# mcusim takes exceptions in the host and does not clear Unicorn's exclusive monitor: an
-# LDREX, an exception (here SVC), then the STREX succeeds. The M profile clears the local
-# monitor on exception entry and return (QEMU commit dc3c4c14, "target/arm: Clear exclusive
-# monitor on v7M reset, exception entry/exit"), so on silicon and in QEMU the STREX fails
-# (r2 = 1) and memory keeps its value. Unicorn's STREX is a compare-and-swap against the
-# value LDREX read, so when the handler changes the word the STREX fails in mcusim too (no
-# lost update); it is wrong when the word is unchanged: status 0 instead of 1 and a store
-# the hardware does not make. Retry loops compute the same result, one iteration shorter.
+# The M profile clears the local exclusive monitor on exception entry and return (QEMU
+# commit dc3c4c14, "target/arm: Clear exclusive monitor on v7M reset, exception
+# entry/exit"): LDREX, an exception (here SVC), then the STREX fails (r2 = 1) and memory
+# keeps its value. mcusim takes exceptions in the host and clears Unicorn's monitor itself
+# (mcusim/cpu.py write_exclusive); this test found that it once did not.
 EXCLUSIVE_MAIN = """
     ldr r6, =__data_start
     ldr r0, =0x11111111
