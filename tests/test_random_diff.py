@@ -558,9 +558,9 @@ def test_exception_inside_an_it_block(case, profile, mcu, mode):
 # Armv8-M with the Security Extension (the M33 runs Secure here, EXC_RETURN.S = 1): exception
 # entry stacks CONTROL_S.SFPA in RETPSR bit 20 and clears CONTROL_S.SFPA for the handler;
 # exception return restores it. QEMU does (XPSR_SFPA in v7m_push_stack, the CONTROL_S
-# update in v7m_exception_taken); mcusim stacks xPSR without bit 20 and leaves SFPA set in
-# the handler (MRS CONTROL reads 0x8 there, 0x0 on QEMU). Visible to software that reads
-# the frame or CONTROL in a handler; the M4/M7 (no SFPA) agree with QEMU.
+# update in v7m_exception_taken). mcusim once stacked xPSR without bit 20 and left SFPA set
+# in the handler (MRS CONTROL read 0x8 there, 0x0 on QEMU); this test found it. Visible to
+# software that reads the frame or CONTROL in a handler; the M4/M7 have no SFPA.
 SFPA_MAIN = """
     ldr r6, =__data_start
     vmov s0, r6
