@@ -243,13 +243,12 @@ def test_mcusim_matches_hook_free_unicorn(spec, cfg):
     _check_mcusim(spec, cfg)
 
 
-@pytest.mark.parametrize("spec", CI, ids=str)
+@pytest.mark.parametrize("spec", [s for s in CI if not s.irq], ids=str)
 def test_instruction_count_is_the_same_in_every_configuration(spec):
     """Timing must not change what runs: same instructions on every MCU, clock and mode
-    (programs with interrupts execute their handlers a timing-dependent number of times)."""
+    (programs with interrupts execute their handlers a timing-dependent number of times,
+    so they are not here)."""
     _need_cross()
-    if spec.irq:
-        pytest.skip("handlers run a timing-dependent number of times")
     counts = {str(c): _check_mcusim(spec, c).instructions for c in ci_configs(spec)}
     assert len(set(counts.values())) == 1, f"{spec}: {counts}"
 
