@@ -232,15 +232,15 @@ def load_results(source: str | os.PathLike | Mapping | RunRecord | Sequence[RunR
     list of RunRecords (bench_records)."""
     if isinstance(source, RunRecord):
         return Results(label or source.name, "record", {source.name: source}, source.to_dict())
-    if isinstance(source, (list, tuple)):
+    if isinstance(source, (list, tuple)) and all(isinstance(r, RunRecord) for r in source):
         recs = list(source)
         return Results(label or "records", "bench", _named(recs, label or "records"),
                        [r.to_dict() for r in recs])
-    if isinstance(source, Mapping):
-        data, where = source, label or "<data>"
-    else:
+    if isinstance(source, (str, os.PathLike)):
         where = os.fspath(source)
         data = _read_json(where)
+    else:
+        data, where = source, label or "<data>"
     if isinstance(data, Mapping) and isinstance(data.get("results"), list):
         recs = []
         for i, row in enumerate(data["results"]):
@@ -583,7 +583,8 @@ def _attribution(b: BenchComparison, top: int) -> list[str]:
     for title, items in (("layers", lay), ("functions", fun)):
         if not items:
             continue
-        items = sorted(items, key=lambda c: (-abs(_item_delta(c)), c.item or ""))
+        # what failed a tolerance first, then by size of the change
+        items = sorted(items, key=lambda c: (not c.fails, -abs(_item_delta(c)), c.item or ""))
         out.append(f"  {title}:")
         for c in items[:top]:
             mark = " [over tolerance]" if c.fails else ""

@@ -27,10 +27,10 @@ range1_boost = [ { max_mhz = 20, ws = 0 }, { max_mhz = 40, ws = 1 }, { max_mhz =
 
 
 @functools.lru_cache(maxsize=None)
-def ad(kernels: str = "opt", mcu: str = "stm32l4r5", elf: str | None = None):
+def ad(kernels: str = "opt", mcu: str = "stm32l4r5", elf: str | None = None, mode: str = "fast"):
     """`mcusim.infer("ad", ...)` once per argument set."""
     import mcusim
-    return mcusim.infer("ad", mcu=mcu, kernels=kernels, elf=elf)
+    return mcusim.infer("ad", mcu=mcu, kernels=kernels, elf=elf, mode=mode)
 
 
 @functools.lru_cache(maxsize=None)
