@@ -671,6 +671,24 @@ def _layer_key(row: Mapping) -> int:
     return int(row.get("index", -1))
 
 
+def _layers_by_index(rows: Sequence[Mapping]) -> dict[int, dict]:
+    """One row per layer index: a run record has a row per execution (several inferences),
+    an inference record already their mean; the mean of cycles and of each cause."""
+    groups: dict[int, list[Mapping]] = {}
+    for r in rows:
+        groups.setdefault(_layer_key(r), []).append(r)
+    out = {}
+    for idx, rs in groups.items():
+        row = dict(rs[-1])
+        if len(rs) > 1:
+            row["cycles"] = sum(r.get("cycles") or 0 for r in rs) // len(rs)
+            causes = {k for r in rs for k in (r.get("stalls") or {})}
+            row["stalls"] = {k: sum((r.get("stalls") or {}).get(k, 0) for r in rs) // len(rs)
+                             for k in causes} or None
+        out[idx] = row
+    return out
+
+
 def _layer_label(row: Mapping) -> str:
     op = row.get("op")
     return f"{str(op).lower() if op else 'layer'} layer {row.get('index')}"
@@ -705,8 +723,7 @@ def _compare_bench(name: str, base: RunRecord, cur: RunRecord, tol: Tolerances) 
             continue
         bc.metrics.append(Change(name, mname, b, c, tol.of(mname)))
     # layers: by index (same model); op names label them
-    bl = {_layer_key(r): r for r in base.layer_rows}
-    cl = {_layer_key(r): r for r in cur.layer_rows}
+    bl, cl = _layers_by_index(base.layer_rows), _layers_by_index(cur.layer_rows)
     lt = tol.of("layer_cycles")
     for idx in sorted(set(bl) | set(cl)):
         rb, rc = bl.get(idx), cl.get(idx)

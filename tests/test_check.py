@@ -352,3 +352,13 @@ def test_failed_current_run(tmp_path, capsys):
     assert json.loads(base.read_text())["outcome"] == "exit"
     status, out, _ = check(capsys, "--baseline", base, base)
     assert status == 0
+
+
+def test_layers_of_several_inferences_pair_by_index_as_means():
+    from mcusim.check import _layers_by_index
+    rows = [{"index": 0, "op": "CONV_2D", "cycles": 10, "stalls": {"core": 6, "memory": 4}},
+            {"index": 1, "op": "SOFTMAX", "cycles": 5, "stalls": {"core": 5, "memory": 0}},
+            {"index": 0, "op": "CONV_2D", "cycles": 20, "stalls": {"core": 12, "memory": 8}}]
+    by = _layers_by_index(rows)
+    assert by[0]["cycles"] == 15 and by[0]["stalls"] == {"core": 9, "memory": 6}
+    assert by[1] == rows[1]
