@@ -1099,7 +1099,8 @@ class Gen:
         L = ["dsb", "isb", f"ldr {a}, =0xE000ED14", f"ldr {b}, [{a}]"]
         if r.random() < 0.7:
             self.feat("m7_icache_toggle")
-            L += [f"bic {b}, {b}, #0x20000", f"str {b}, [{a}]", "dsb", "isb"]
+            L += [f"bic {b}, {b}, #0x20000", f"str {b}, [{a}]", "dsb", "isb",
+                  f"movs {b}, #0"]   # b held the CCR value, which differs between engines
             L += [self.t2_alu("") for _ in range(r.randrange(1, 4))]
             L += [f"ldr {a}, =0xE000EF50", f"movs {b}, #0", f"str {b}, [{a}]", "dsb", "isb",
                   f"ldr {a}, =0xE000ED14", f"ldr {b}, [{a}]", f"orr {b}, {b}, #0x20000",
