@@ -201,7 +201,7 @@ def _check_qemu(spec: Spec) -> None:
 
 
 # --------------------------------------------------------------------------- CI subset
-# Fixed seeds, chosen to run 0.15-0.5 M instructions each: long enough that fast mode
+# Fixed seeds, chosen to run 0.15-0.9 M instructions each: long enough that fast mode
 # opens and closes several detailed windows (hooks added and removed, blocks flushed).
 # Programs with interrupts run in a representative subset of the configurations here
 # (every one in the slow tier): their exceptions make each run several times slower.
@@ -214,7 +214,7 @@ CI = [
     Spec("m33", 1, iterations=400, irq=True, straddle=3),
     Spec("m33", 2, iterations=600),
     Spec("m0", 1, iterations=300),
-    Spec("m0", 1, iterations=80, irq=True),
+    Spec("m0", 1, iterations=200, irq=True),
 ]
 
 
@@ -288,7 +288,9 @@ def test_programs_exercise_what_the_comparison_is_about(spec):
              "m33": Config("stm32u585", 160, "fast")}[spec.profile]
     run = _check_mcusim(spec, timed)
     assert run.windows is not None, "the mcusim adapter no longer finds the memory model's stats"
-    assert run.windows >= 3, f"{spec}: fast mode opened only {run.windows} detailed windows"
+    # two windows at least: the first closes (hooks removed, blocks flushed), a later one
+    # opens again (hooks added back); the CI programs open 3-6 with today's timing model
+    assert run.windows >= 2, f"{spec}: fast mode opened only {run.windows} detailed windows"
     if spec.irq:
         assert run.exceptions and run.exceptions > 10, f"{spec}: {run.exceptions} exceptions"
 
