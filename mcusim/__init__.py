@@ -12,6 +12,7 @@ The public API (docs/api.md); ``import mcusim`` is cheap, each name loads on fir
 Runs: ``run``, ``infer``, ``bench``, ``bench_records``, ``bench_table``, ``bench_json``.
 Records: ``RunRecord``, ``load_record``, ``Provenance``. Catalogs: ``load_mcu``, ``derive``,
 ``default_kernels``, ``list_catalog``. CI gate: ``compare`` (``mcusim check``), ``load_results``.
+Design-space exploration: ``mcusim.sweep`` (``run``, ``load``, ``analyse``).
 Errors a caller can cause: ``UserError`` (``CatalogError`` is one).
 """
 
@@ -52,6 +53,8 @@ def __getattr__(name: str) -> Any:
     if name == "infer":
         # the module mcusim.infer is callable: mcusim.infer(...) is mcusim.api.infer(...)
         return importlib.import_module("mcusim.infer")
+    if name == "sweep":                 # mcusim.sweep.run / load / analyse (docs/sweep.md)
+        return importlib.import_module("mcusim.sweep")
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'mcusim' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""mcusim command line: run · infer · bench · check · serve · list · show (a thin layer over
+"""mcusim command line: run · infer · bench · check · sweep · serve · list · show (a thin layer over
 the Python API in mcusim/api.py)."""
 
 from __future__ import annotations
@@ -120,6 +120,9 @@ def build_parser():
     sh = sub.add_parser("show", help="print an MCU's merged catalog (with its core and power "
                                      "model), each value with the file that set it")
     sh.add_argument("mcu", help="catalog MCU name or a .toml path")
+
+    from mcusim.sweep.cli import add_parser as add_sweep_parser
+    add_sweep_parser(sub)
     return ap
 
 
@@ -153,6 +156,9 @@ def main(argv=None) -> int:
             return cmd_list(args)
         if args.cmd == "show":
             return cmd_show(args)
+        if args.cmd == "sweep":
+            from mcusim.sweep.cli import main as sweep_main
+            return sweep_main(args)
         ap.print_help()
         return EXIT_USAGE
     except UserError as e:

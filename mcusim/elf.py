@@ -7,7 +7,11 @@ edge, and raises `UserError` with one clear line.
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import hashlib
+import io
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from elftools.common.exceptions import ELFError
@@ -116,54 +120,77 @@ def _read_lines(path: str) -> list:
     return rows
 
 
+_PARSED: "OrderedDict[str, Firmware]" = OrderedDict()   # sha256 of the ELF -> parsed
+_PARSED_MAX = 8
+
+
 def load_firmware(path: str) -> Firmware:
-    """Read and validate a firmware ELF for a 32-bit little-endian Arm M-profile core."""
+    """Read and validate a firmware ELF for a 32-bit little-endian Arm M-profile core.
+
+    The parse is kept per process, keyed by the sha256 of the file's bytes (the last few
+    ELFs): runs of the same image (a bench, a sweep worker's points) read it once. A
+    Firmware is not changed by the runs that use it."""
     try:
-        f = open(path, "rb")
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise UserError(f"cannot open firmware {path!r}: {e.strerror}") from None
-    with f:
-        head = f.read(20)
-        if len(head) < 20 or head[:4] != b"\x7fELF":
-            raise UserError(f"{path}: not an ELF file")
-        if head[4] != 1:
-            raise UserError(f"{path}: a 64-bit ELF; Cortex-M firmware is 32-bit (ELFCLASS32)")
-        if head[5] != 1:
-            raise UserError(f"{path}: a big-endian ELF; mcusim runs little-endian Cortex-M firmware")
-        f.seek(0)
-        try:
-            elf = ELFFile(f)
-            machine = elf["e_machine"]
-            if machine != EM_ARM:
-                raise UserError(f"{path}: an ELF for {machine}, not for Arm (EM_ARM)")
-            segments: list[Segment] = []
-            for seg in elf.iter_segments():
-                if seg["p_type"] != "PT_LOAD":
+    key = hashlib.sha256(data).hexdigest()
+    fw = _PARSED.get(key)
+    if fw is None:
+        fw = _parse(path, io.BytesIO(data))
+        _PARSED[key] = fw
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    else:
+        _PARSED.move_to_end(key)
+    if fw.path != path:
+        fw = dataclasses.replace(fw, path=path)
+    return fw
+
+
+def _parse(path: str, f) -> Firmware:
+    head = f.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        raise UserError(f"{path}: not an ELF file")
+    if head[4] != 1:
+        raise UserError(f"{path}: a 64-bit ELF; Cortex-M firmware is 32-bit (ELFCLASS32)")
+    if head[5] != 1:
+        raise UserError(f"{path}: a big-endian ELF; mcusim runs little-endian Cortex-M firmware")
+    f.seek(0)
+    try:
+        elf = ELFFile(f)
+        machine = elf["e_machine"]
+        if machine != EM_ARM:
+            raise UserError(f"{path}: an ELF for {machine}, not for Arm (EM_ARM)")
+        segments: list[Segment] = []
+        for seg in elf.iter_segments():
+            if seg["p_type"] != "PT_LOAD":
+                continue
+            data = seg.data()
+            if len(data) != seg["p_filesz"]:
+                raise UserError(f"{path}: truncated ELF (segment at 0x{seg['p_paddr']:08x})")
+            segments.append(Segment(seg["p_paddr"], seg["p_vaddr"], data, seg["p_memsz"]))
+        symbols: dict[str, int] = {}
+        sizes: dict[str, int] = {}
+        funcs: list[tuple[int, int, str]] = []
+        symtab = elf.get_section_by_name(".symtab")
+        if symtab is not None:
+            for sym in symtab.iter_symbols():
+                name = sym.name
+                if not name or name.startswith("$"):
                     continue
-                data = seg.data()
-                if len(data) != seg["p_filesz"]:
-                    raise UserError(f"{path}: truncated ELF (segment at 0x{seg['p_paddr']:08x})")
-                segments.append(Segment(seg["p_paddr"], seg["p_vaddr"], data, seg["p_memsz"]))
-            symbols: dict[str, int] = {}
-            sizes: dict[str, int] = {}
-            funcs: list[tuple[int, int, str]] = []
-            symtab = elf.get_section_by_name(".symtab")
-            if symtab is not None:
-                for sym in symtab.iter_symbols():
-                    name = sym.name
-                    if not name or name.startswith("$"):
-                        continue
-                    value = sym["st_value"]
-                    typ = sym["st_info"]["type"]
-                    if typ == "STT_FUNC":
-                        value &= ~1
-                        funcs.append((value, value + sym["st_size"], name))
-                    if name not in symbols or sym["st_info"]["bind"] == "STB_GLOBAL":
-                        symbols[name] = value
-                        sizes[name] = sym["st_size"]
-            entry = elf["e_entry"]
-        except ELFError as e:
-            raise UserError(f"{path}: malformed ELF ({e})") from None
+                value = sym["st_value"]
+                typ = sym["st_info"]["type"]
+                if typ == "STT_FUNC":
+                    value &= ~1
+                    funcs.append((value, value + sym["st_size"], name))
+                if name not in symbols or sym["st_info"]["bind"] == "STB_GLOBAL":
+                    symbols[name] = value
+                    sizes[name] = sym["st_size"]
+        entry = elf["e_entry"]
+    except ELFError as e:
+        raise UserError(f"{path}: malformed ELF ({e})") from None
     if not segments:
         raise UserError(f"{path}: no loadable segments")
     funcs.sort()

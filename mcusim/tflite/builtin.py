@@ -23,6 +23,7 @@ schema (v3) field ids in `schema.py`.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass, field
@@ -401,7 +402,17 @@ _ARCHS = {"kws": _kws, "vww": _vww, "ic": _ic, "ad": _ad}
 def builtin_model_bytes(name: str) -> bytes:
     """The .tflite bytes of built-in model ``name`` (one of `BUILTIN_MODELS`).
 
-    Deterministic: the same name gives the same bytes on every call."""
+    Deterministic: the same name gives the same bytes on every call (built once per
+    process: a bench or a sweep worker runs the same model many times)."""
+    if name not in _ARCHS:
+        raise ValueError(
+            f"unknown built-in model {name!r}; choose one of {', '.join(BUILTIN_MODELS)}"
+        )
+    return _built(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _built(name: str) -> bytes:
     if name not in _ARCHS:
         raise ValueError(
             f"unknown built-in model {name!r}; choose one of {', '.join(BUILTIN_MODELS)}"
