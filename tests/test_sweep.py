@@ -309,3 +309,21 @@ def test_unreachable_scheduler_is_one_line(tmp_path):
     assert r.returncode == 2
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("mcusim: cannot connect to the dask scheduler at tcp://127.0.0.1:9")
+
+
+def test_optuna_search_resumes(tmp_path, client):
+    """search = "optuna": points chosen as results arrive, each validated, rows in the same
+    store; a rerun with a larger budget tells Optuna the stored points and runs the rest."""
+    pytest.importorskip("optuna")
+    p = _spec(tmp_path, '[sweep]\nsearch = "optuna"\nbudget = 3\n[[workloads]]\nmodel = "ad"\n'
+              '[params]\n"mcu.clock_mhz" = { uniform = [20.0, 120.0] }\n'
+              '"flash.accelerator.icache_lines" = [8, 32]\n'
+              '[report]\nobjectives = ["latency_ms", "energy_uj"]\n')
+    res = sweep.run(p, client=client, stream=None)
+    assert (res.ran, res.lost) == (3, 0)
+    res = sweep.run(p, client=client, stream=None, budget=5)
+    assert (res.stored, res.ran) == (3, 2)
+    df = sweep.load(tmp_path / "s.sweep")
+    assert len(df) == 5 and df["point_id"].is_unique and df["output_correct"].all()
+    assert df["mcu.clock_mhz"].between(20, 120).all()
+    assert (df["clock_mhz"] == df["mcu.clock_mhz"]).all()

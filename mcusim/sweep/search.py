@@ -85,13 +85,16 @@ def run_optuna(spec: SweepSpec, *, scheduler: str | None = None, workers: int | 
     spec = plan.spec
     objs = [Objective.parse(o) for o in spec.objectives]
     dists = _distributions(spec, optuna)
-    sampler = optuna.samplers.NSGAIISampler(seed=spec.seed,
-                                            population_size=max(4, min(20, spec.budget // 2)))
-    study = optuna.create_study(directions=["maximize" if o.maximize else "minimize" for o in objs],
-                                sampler=sampler)
     st, _, _ = prepare_store(plan)
     res = SweepResult(plan, st)
     stored = st.load()
+    # a rerun continues the search: another seed, so the first generation is not asked again
+    n_stored = stored["point_id"].nunique() if len(stored) else 0
+    sampler = optuna.samplers.NSGAIISampler(seed=spec.seed + n_stored,
+                                            population_size=max(4, min(20, spec.budget // 2)))
+    study = optuna.create_study(directions=["maximize" if o.maximize else "minimize" for o in objs],
+                                sampler=sampler)
+    answers: dict[str, list[float] | None] = {}    # point id -> objectives (stored points)
     # the points already stored: told first
     if len(stored):
         for pid, g in stored.groupby("point_id", sort=False):
@@ -112,6 +115,7 @@ def run_optuna(spec: SweepSpec, *, scheduler: str | None = None, workers: int | 
             if len(rows) < len(plan.workloads):
                 continue
             v = _objectives(spec, rows)
+            answers[point.id] = v
             trial = optuna.trial.create_trial(
                 params=params, distributions=dists, values=v,
                 state=optuna.trial.TrialState.COMPLETE if v else optuna.trial.TrialState.FAIL)
@@ -153,7 +157,12 @@ def run_optuna(spec: SweepSpec, *, scheduler: str | None = None, workers: int | 
                         print(f"optuna: invalid point: {e}", file=stream)
                     continue
                 if point is None:            # asked again: Optuna gets the earlier answer
-                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    from mcusim.sweep.spec import make_point
+                    v = answers.get(make_point(spec, 0, _values(spec, trial.params)).id)
+                    if v is None:
+                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    else:
+                        study.tell(trial, v)
                     continue
                 open_trials[point.id] = (trial, [])
                 for r in plan.runs:
