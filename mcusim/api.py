@@ -207,6 +207,9 @@ class RunRecord:
             row = {c: r.get(c) for c in cols}
             for cause, v in (r.get("stalls") or {}).items():
                 row[f"{cause}_cycles"] = v
+            if "unit" in r:             # accelerators (docs/accelerators.md)
+                from mcusim.accelerators.report import layer_columns
+                row.update(layer_columns(r))
             rows.append(row)
         return pd.DataFrame(rows, columns=_columns(cols, rows))
 
@@ -443,8 +446,9 @@ def infer(model: PathLike, mcu: McuLike = DEFAULT_MCU, *, kernels: str | None = 
     if count < 1 or warmup < 0:
         raise UserError(f"count must be at least 1 and warmup at least 0 (got {count}, {warmup})")
     k = kernels or default_kernels(spec)
-    if k not in ("ref", "opt"):
-        raise UserError(f"unknown kernel set {k!r} (ref or opt)")
+    from mcusim.infer import KERNEL_SETS
+    if k not in KERNEL_SETS:
+        raise UserError(f"unknown kernel set {k!r} ({', '.join(KERNEL_SETS)})")
     spec_s = os.fspath(model)
     name, data = load_model_bytes(spec_s)
     inp = _input_bytes(input, data, spec_s)

@@ -32,6 +32,7 @@ except ModuleNotFoundError:  # Python 3.10: the API-compatible backport
     import tomli as tomllib  # type: ignore[no-redef]
 
 from . import peripherals as _peripherals  # noqa: F401  (the models register their Params)
+from . import accelerators as _accelerators  # noqa: F401  (shipped plugins, for the docs)
 from . import schema as S
 from .schema import (  # noqa: F401  (the catalog's public types live in the schema)
     ACCESS_MODES, ARCHES, FPUS, MEMORY_KINDS, UNICORN_CPUS, AcceleratorSpec, CacheSpec,
@@ -208,6 +209,8 @@ def _load_merged(kind: str, path: pathlib.Path, _chain: tuple[str, ...] = ()) ->
         raise CatalogError(f"{path.name}: 'extends' cycle through {path.name}")
     data = _read_toml(path)
     src = str(path)
+    if kind == "mcus":
+        _name_entries(data, "accelerators", path)
     parent_name = data.pop("extends", None)
     removes = data.pop("remove", [])
     if not isinstance(removes, list) or not all(isinstance(r, str) for r in removes):
@@ -233,6 +236,35 @@ def _load_merged(kind: str, path: pathlib.Path, _chain: tuple[str, ...] = ()) ->
     merged.chain.append(src)
     merged.abstract = bool(abstract)
     return merged
+
+
+def _name_entries(data: dict, key: str, path: pathlib.Path) -> None:
+    """An array of tables ([[accelerators]]) becomes a table of named tables, keyed by
+    each entry's `name` (default: the class name of its `type`, lower case; a number is
+    appended to repeats), so that extends, derive() and the knobs treat it like
+    [peripherals.<name>]."""
+    entries = data.get(key)
+    if not isinstance(entries, list):
+        return
+    out: dict = {}
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            raise CatalogError(f"{path.name}: [[{key}]] entry {i} must be a table, got {e!r}")
+        e = dict(e)
+        name = e.pop("name", None)
+        if name is None:
+            t = e.get("type")
+            name = (t.rpartition(":")[2].rpartition(".")[2].lower()
+                    if isinstance(t, str) and t.rpartition(":")[2] else f"{key}{i}")
+            base, k = name, 2
+            while name in out:
+                name, k = f"{base}{k}", k + 1
+        elif not isinstance(name, str) or not name:
+            raise CatalogError(f"{path.name}: key '{key}[{i}].name' must be a non-empty string")
+        elif name in out:
+            raise CatalogError(f"{path.name}: two [[{key}]] entries are named {name!r}")
+        out[name] = e
+    data[key] = out
 
 
 def _ctx(source_path: str, origins: dict, chain, core=None) -> S.Ctx:

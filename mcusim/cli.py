@@ -57,7 +57,7 @@ def build_parser():
     i = sub.add_parser("infer", help="run one inference of a .tflite model on an MCU")
     i.add_argument("model", help="a .tflite file, or a built-in model: kws, vww, ic, ad")
     _add_common(i)
-    i.add_argument("--kernels", choices=["ref", "opt"], default=None,
+    i.add_argument("--kernels", choices=["ref", "opt", "npu", "cx"], default=None,
                    help="kernel set of the image (default: opt where the core has DSP, else ref)")
     i.add_argument("--input", metavar="X.npy", help="input tensor (int8/uint8 raw, or float32 to quantize)")
     i.add_argument("--output", metavar="Y.npy", help="write the output tensor (int8)")
@@ -73,7 +73,7 @@ def build_parser():
     b.add_argument("--mcu", default="stm32l4r5")
     b.add_argument("--clock-mhz", type=float)
     b.add_argument("--mode", choices=["fast", "detailed"], default="fast")
-    b.add_argument("--kernels", choices=["ref", "opt"], default=None)
+    b.add_argument("--kernels", choices=["ref", "opt", "npu", "cx"], default=None)
     b.add_argument("--models", default="kws,vww,ic,ad",
                    help="comma-separated built-in names and/or .tflite files")
     b.add_argument("extra_models", nargs="*", metavar="FILE", help=".tflite files to add")
@@ -89,7 +89,7 @@ def build_parser():
     sv.add_argument("--mcu", default="stm32l4r5")
     sv.add_argument("--clock-mhz", type=float)
     sv.add_argument("--mode", choices=["fast", "detailed"], default="fast")
-    sv.add_argument("--kernels", choices=["ref", "opt"], default=None)
+    sv.add_argument("--kernels", choices=["ref", "opt", "npu", "cx"], default=None)
     sv.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (else stdin/stdout)")
 
     ck = sub.add_parser(
@@ -369,6 +369,9 @@ def cmd_infer(args) -> int:
 def print_layers(rec, out=None):
     out = out or sys.stdout
     total = max(1, sum(r["cycles"] for r in rec["layers"]))
+    if any("unit" in r for r in rec["layers"]):      # accelerators attached
+        from mcusim.accelerators.cli import print_accelerated_layers
+        return print_accelerated_layers(rec, out)
     print(f"  {'#':>3s} {'op':18s} {'shape':44s} {'MACs':>10s} {'cycles':>12s} {'%':>6s} {'MAC/cyc':>7s}"
           f" {'mem%':>5s} {'br%':>5s}" + ("  uJ" if any(r.get("energy_j") for r in rec["layers"]) else ""),
           file=out)

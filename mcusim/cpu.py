@@ -135,9 +135,26 @@ class CpuState:
         self.names = [n for n, _ in self.plain] + self.banked + ["exclusive"]
         self.ids = [i for _, i in self.plain]
         self.index = {n: k for k, n in enumerate(self.names)}
+        n = len(self.ids)          # one raw uc_reg_read_batch (the binding's costs ~50x more)
+        self._ids = (ctypes.c_int * n)(*self.ids)
+        self._vals = (ctypes.c_uint64 * n)()
+        base = ctypes.addressof(self._vals)
+        self._ptrs = (ctypes.c_void_p * n)(*[base + 8 * k for k in range(n)])
+        skip = {"sp", "pc", "xpsr", "control"}
+        self._wnames = [nm for nm, _ in self.plain if nm not in skip]
+        w = len(self._wnames)
+        self._wids = (ctypes.c_int * w)(*[i for nm, i in self.plain if nm not in skip])
+        self._wvals = (ctypes.c_uint64 * w)()
+        wbase = ctypes.addressof(self._wvals)
+        self._wptrs = (ctypes.c_void_p * w)(*[wbase + 8 * k for k in range(w)])
 
     def read(self, uc) -> tuple:
-        vals = [v & 0xFFFFFFFF for v in uc.reg_read_batch(self.ids)]
+        from unicorn.unicorn_py3.unicorn import uclib
+        err = uclib.uc_reg_read_batch(uc._uch, self._ids, self._ptrs, len(self.ids))
+        if err:
+            from unicorn import UcError
+            raise UcError(err)
+        vals = [v & 0xFFFFFFFF for v in self._vals]
         b = read_banked(uc, self.v6m)
         return tuple(vals + [b[n] & 0xFFFFFFFF for n in self.banked] + [read_exclusive(uc)])
 
@@ -146,8 +163,14 @@ class CpuState:
         write_mode(uc, ipsr=s["xpsr"], control=s["control"], msp=s["msp"], psp=s["psp"],
                    v6m=self.v6m, masks=s)
         uc.reg_write(A.UC_ARM_REG_XPSR_NZCVQG, s["xpsr"])   # flags, GE, ITSTATE, T, IPSR
-        skip = {"sp", "pc", "xpsr", "control"}
-        uc.reg_write_batch([(i, s[n]) for n, i in self.plain if n not in skip])
+        from unicorn.unicorn_py3.unicorn import uclib
+        vals = self._wvals
+        for k, n in enumerate(self._wnames):
+            vals[k] = s[n] & 0xFFFFFFFF
+        err = uclib.uc_reg_write_batch(uc._uch, self._wids, self._wptrs, len(self._wnames))
+        if err:
+            from unicorn import UcError
+            raise UcError(err)
         uc.reg_write(A.UC_ARM_REG_PC, s["pc"] | 1)
         write_exclusive(uc, s["exclusive"])
 

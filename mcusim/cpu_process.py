@@ -149,6 +149,9 @@ class CpuProcess:
             uc.emu_stop()
 
     def _on_intr(self, uc, intno) -> None:
+        ci = self.m.custom_instructions
+        if intno == 17 and ci is not None and ci.trap(uc):
+            return                 # a custom instruction (mcusim/accelerators/coprocessor.py)
         exc = self.m.exceptions
         pc = uc.reg_read(A.UC_ARM_REG_PC)
         if pc >= 0xF0000000 and intno in (3, 8):        # an EXC_RETURN branch

@@ -29,7 +29,7 @@ IMAGE_TARGET = {
     "cortex-m7f": "cortex-m7f",
     "cortex-m33": "cortex-m33",
 }
-KERNEL_SETS = ("ref", "opt")
+KERNEL_SETS = ("ref", "opt", "npu", "cx")   # npu, cx: accelerator images (docs/accelerators.md)
 ERRORS = {10: "the runtime rejected the model as malformed",
           11: "the model needs an operator or type the runtime lacks",
           12: "the tensor arena does not fit",
@@ -53,10 +53,10 @@ def image_path(core_name: str, kernels: str) -> Path:
         raise UserError(f"no inference image for core {core_name} "
                         f"(images exist for {', '.join(sorted(IMAGE_TARGET))})")
     if kernels not in KERNEL_SETS:
-        raise UserError(f"unknown kernel set {kernels!r} (ref or opt)")
+        raise UserError(f"unknown kernel set {kernels!r} ({', '.join(KERNEL_SETS)})")
     p = firmware_dir() / target / f"infer-{kernels}.elf"
     if not p.exists():
-        if kernels == "opt" and target in ("cortex-m0plus", "cortex-m3"):
+        if kernels != "ref" and target in ("cortex-m0plus", "cortex-m3"):
             raise UserError(f"the {target} image has only the ref kernels (no DSP extension); "
                             "use --kernels ref")
         raise UserError(f"inference image {p} is missing (make -C firmware_images)")
@@ -138,6 +138,9 @@ def run_inference(model_spec: str, mcu_name, *, kernels: str = "opt",
         raise UserError(f"{model_spec}: {e}") from None
     mcu = load_mcu(mcu_name) if isinstance(mcu_name, (str, Path)) else mcu_name   # or an McuSpec
     path = elf or str(image_path(mcu.core.name, kernels))
+    if elf is None and kernels in ("npu", "cx"):
+        from mcusim.accelerators.images import check_image_accelerators
+        check_image_accelerators(mcu, kernels)
     fw = load_firmware(path)
     if input_bytes is None:
         input_bytes = random_input(model)
@@ -201,6 +204,9 @@ def run_inference(model_spec: str, mcu_name, *, kernels: str = "opt",
     rec["kernels"] = kernels if elf is None else None
     rec["image"] = Path(path).name
     _enrich(rec, m, model, fw, len(data), max(1, count))
+    if m.trace.accelerators:
+        from mcusim.accelerators.report import add_report
+        add_report(rec, m.trace)
     if power:
         from mcusim.power.run_energy import add_energy
         add_energy(rec, m.trace)

@@ -89,6 +89,8 @@ class Machine:
         self.flash_acr = None         # the FLASH interface model (ACR for the memory model)
         self.slice_hooks: list = []   # f(t0, t1) -> extra CPU stall cycles, after each slice
         self.verifier = None          # mcusim.verify.Verifier when --verify
+        self.accelerators = None      # [[accelerators]] plugins (mcusim/accelerators/)
+        self.custom_instructions = None   # their trapped coprocessor instructions
         self.slice_cycles = MAX_SLICE
         # the run's outcome
         self.outcome: str | None = None
@@ -106,6 +108,9 @@ class Machine:
         self.system = attach_system(self)
         self.system.devices["dma"] = dma = DmaEngine(self.system)
         self.map_device(DMA_BASE, DMA_SIZE, dma)
+        if mcu.accelerators:
+            from mcusim.accelerators.attach import attach_accelerators
+            self.accelerators = attach_accelerators(self)
         if uart_input:
             self.feed_uart(uart_input)
 

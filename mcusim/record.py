@@ -180,6 +180,9 @@ def build_record(t, *, profile: bool = True) -> dict:
         "host_seconds": round(t.host_seconds, 3),
         "verify": t.verify,
     }
+    if t.accelerators:                    # [[accelerators]] plugins (mcusim/accelerators)
+        from mcusim.accelerators.report import add_report
+        add_report(rec, t)
     return rec
 
 

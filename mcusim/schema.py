@@ -46,7 +46,8 @@ __all__ = [
     "McuSpec", "MemoryRegion", "FlashTiming", "WsRow", "AcceleratorSpec", "CacheSpec",
     "PeripheralSpec", "NoParams", "SystickSpec", "CoreSpec", "CoreName", "TimingSpec",
     "Pair16Spec", "PairingSpec", "PowerSpec", "RunRangeSpec", "RunCurrentSpec",
-    "SleepSpec", "StateSpec", "AccessEnergySpec", "Knob", "build", "knobs", "get",
+    "SleepSpec", "StateSpec", "AccessEnergySpec", "AcceleratorPluginSpec", "Knob", "build",
+    "knobs", "get",
     "derive", "defaults", "markdown", "META_KEYS", "TIMING_CLASSES",
 ]
 
@@ -140,6 +141,7 @@ def _join(*parts: str) -> str:
 _UNITS = (  # key suffix -> unit (longest first)
     ("_ua_per_mhz", "µA/MHz"), ("_mhz", "MHz"), ("_hz", "Hz"), ("_bytes", "bytes"),
     ("_bits", "bits"), ("_ua", "µA"), ("_us", "µs"), ("_uj", "µJ"), ("_pj", "pJ"),
+    ("_mw", "mW"),
     ("_v", "V"), ("_cycles", "cycles"), ("_wait_states", "cycles"), ("_lines", "lines"),
     ("_ways", "ways"),
 )
@@ -906,6 +908,150 @@ class PeripheralSpec(Spec):
         return self.base + self.size
 
 
+# Accelerator plugins (docs/accelerators.md): a catalog entry names its Python class as
+# "package.module:Class"; the class declares its params (a Spec subclass, ``Params``).
+# mcusim.accelerators registers the shipped plugins here (for the documentation).
+ACCELERATOR_PLUGINS: dict[str, type] = {}
+
+
+def register_plugin(path: str, cls: type) -> None:
+    ACCELERATOR_PLUGINS[path] = cls
+
+
+def plugin_class(path: str) -> type:
+    """The accelerator class a ``type = "package.module:Class"`` names (Invalid if not)."""
+    import importlib
+    if not isinstance(path, str) or path.count(":") != 1 or not all(path.split(":")):
+        raise Invalid(f"must be \"package.module:Class\", got {path!r}")
+    mod, _, name = path.partition(":")
+    try:
+        m = importlib.import_module(mod)
+    except ImportError as e:
+        raise Invalid(f"cannot import module {mod!r}: {e}") from None
+    except Exception as e:                       # the plugin's own module failed
+        raise Invalid(f"importing module {mod!r} failed: {type(e).__name__}: "
+                      f"{str(e).splitlines()[0] if str(e) else ''}") from None
+    cls = m
+    for part in name.split("."):
+        cls = getattr(cls, part, None)
+        if cls is None:
+            s = _suggest(part, [k for k in dir(m) if not k.startswith("_")])
+            raise Invalid(f"module {mod!r} has no class {name!r}"
+                          + (f" (did you mean {s!r}?)" if s else ""))
+    from mcusim.accelerators.base import Accelerator
+    if not (isinstance(cls, type) and issubclass(cls, Accelerator)):
+        raise Invalid(f"{path} is not an accelerator plugin (a subclass of "
+                      "mcusim.accelerators.Accelerator)")
+    params = getattr(cls, "Params", None)
+    if not (isinstance(params, type) and issubclass(params, Spec)):
+        raise Invalid(f"{path}.Params is not a parameter schema (a subclass of "
+                      "mcusim.accelerators.AcceleratorParams)")
+    return cls
+
+
+class _Plugin(_Str):
+    name = "\"package.module:Class\""
+
+    def parse(self, v, p):
+        v = super().parse(v, p)
+        plugin_class(v)
+        return v
+
+
+PLUGIN = _Plugin()
+
+
+def _plugin_params(kw) -> type:
+    try:
+        return plugin_class(kw.get("type")).Params
+    except Invalid:
+        return NoParams
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceleratorPluginSpec(Spec):
+    """[[accelerators]] (or [accelerators.<name>]): an accelerator plugin, a Python class
+    (docs/accelerators.md). Memory-mapped ones need a base address; custom instructions
+    take a coprocessor number. The `name` key of an [[accelerators]] entry names it
+    (default: its class name, lower case)."""
+    name: str = name_field()
+    type: str = param(PLUGIN, doc="the plugin class (importable by Python)", knob=False)
+    base: int | None = param(ADDR, None, "address of its register window", unit="address",
+                             knob=False)
+    irq: int | None = param(INT, None, "NVIC line of its interrupt, below mcu.num_irqs; absent: "
+                            "no interrupt (firmware polls)", min=0, max=495, knob=False)
+    coprocessor: int | None = param(INT, None, "coprocessor number of its custom instructions",
+                                    min=0, max=7, default_doc="the class's `coprocessor`",
+                                    knob=False)
+    params: Spec = table(None, "the plugin's parameters (declared by its Params class)",
+                         dispatch=_plugin_params, default_instance=True)
+
+    @property
+    def cls(self) -> type:
+        return plugin_class(self.type)
+
+    @property
+    def window_bytes(self) -> int:
+        return int(self.cls.window_size()) if self.base is not None else 0
+
+    @property
+    def end(self) -> int:
+        return (self.base or 0) + self.window_bytes
+
+    def coprocessor_number(self) -> int | None:
+        return self.coprocessor if self.coprocessor is not None else self.cls.coprocessor
+
+
+def _check_accelerators(m, ctx: Ctx, spans: list) -> None:
+    """Windows, IRQ lines and coprocessors of [[accelerators]] against the MCU."""
+    taken: list = []
+    irqs: dict = {}
+    cps: dict = {}
+    for a in m.accelerators:
+        p = f"accelerators.{a.name}"
+        cls = a.cls
+        if cls.window_size() and a.base is None:
+            raise ctx.error(p, f"key '{p}.base' is needed: {a.type} has registers")
+        if a.base is not None:
+            if not cls.window_size():
+                raise ctx.key_error(f"{p}.base", f"is set but {a.type} has no registers")
+            if a.base % PAGE:
+                raise ctx.key_error(f"{p}.base", f"= {a.base:#x} is not a multiple of {PAGE} "
+                                    "(the emulator maps 1 KB pages)")
+            rng = (a.base, a.end)
+            if rng[1] > 1 << 32:
+                raise ctx.key_error(f"{p}.base", "runs past 4 GB")
+            others = [(r, what) for r, what, _ in spans] + \
+                [((s.base, s.end), f"peripherals.{s.name}") for s in m.peripherals] + \
+                [((lo, hi), res) for lo, hi, res in RESERVED] + taken
+            for r, what in others:
+                if _overlap(rng, r):
+                    raise ctx.key_error(f"{p}.base", f"= {a.base:#x}: the window "
+                                        f"{rng[0]:#x}-{rng[1] - 1:#x} overlaps {what}")
+            taken.append((rng, p))
+        if a.irq is not None:
+            if a.irq >= m.num_irqs:
+                raise ctx.key_error(f"{p}.irq", f"= {a.irq} is not below mcu.num_irqs = "
+                                    f"{m.num_irqs}")
+            if a.irq in irqs:
+                raise ctx.key_error(f"{p}.irq", f"= {a.irq} is taken by {irqs[a.irq]}")
+            irqs[a.irq] = p
+        cp = a.coprocessor_number()
+        if cls.instructions():
+            if cp is None:
+                raise ctx.error(p, f"key '{p}.coprocessor' is needed: {a.type} defines "
+                                "custom instructions")
+            if m.core.arch == "armv6-m":
+                raise ctx.error(p, f"[{p}]: custom instructions need an Armv7-M or Armv8-M "
+                                f"core (coprocessor space); {m.core.name} is Armv6-M")
+            if cp in cps:
+                raise ctx.key_error(f"{p}.coprocessor", f"= {cp} is taken by {cps[cp]}")
+            cps[cp] = p
+        elif a.coprocessor is not None:
+            raise ctx.key_error(f"{p}.coprocessor", f"is set but {a.type} has no custom "
+                                "instructions")
+
+
 @dataclass(frozen=True, kw_only=True)
 class SystickSpec(Spec):
     """[systick]: the SysTick timer's reference clock."""
@@ -1203,6 +1349,9 @@ class McuSpec(Spec):
     caches: Mapping = table_map(CacheSpec, "core L1 or system caches")
     peripherals: tuple = table_map(PeripheralSpec, "memory-mapped peripherals", as_tuple=True)
     systick: SystickSpec = table(SystickSpec, "SysTick", default_instance=True)
+    accelerators: tuple = table_map(AcceleratorPluginSpec, "accelerator plugins: "
+                                    "[[accelerators]] entries (docs/accelerators.md)",
+                                    as_tuple=True)
     source_path: str = derived("", compare=False)
     raw: dict = derived(compare=False)
     origins: Mapping = derived(FrozenMap(), compare=False)
@@ -1365,6 +1514,8 @@ def _check_mcu(m: McuSpec, ctx: Ctx) -> None:
         if c.kind == "core" and m.core.unicorn_cpu != "cortex-m7":
             raise ctx.error(f"caches.{c.name}", f"[caches.{c.name}]: core L1 caches exist only "
                             f"on the Cortex-M7 (this MCU's core is {m.core.name})")
+    if m.accelerators:
+        _check_accelerators(m, ctx, spans)
 
 
 # --------------------------------------------------------------------------- power
@@ -1799,13 +1950,15 @@ def _emit(obj: Spec, prefix: str, origins: Mapping, raw: dict, label, out: list)
 # --------------------------------------------------------------------------- documentation
 
 _DOC_ORDER = (McuSpec, MemoryRegion, FlashTiming, WsRow, AcceleratorSpec, CacheSpec,
-              PeripheralSpec, SystickSpec, CoreSpec, TimingSpec, Pair16Spec, PairingSpec,
+              PeripheralSpec, SystickSpec, AcceleratorPluginSpec, CoreSpec, TimingSpec,
+              Pair16Spec, PairingSpec,
               PowerSpec, RunRangeSpec, RunCurrentSpec, SleepSpec, StateSpec, AccessEnergySpec)
 _DOC_PATH = {
     McuSpec: "[mcu]", MemoryRegion: "[memory.<name>]", FlashTiming: "[flash]",
     WsRow: "[flash.wait_states] rows", AcceleratorSpec: "[flash.accelerator]",
     CacheSpec: "[caches.<name>]", PeripheralSpec: "[peripherals.<name>]",
-    SystickSpec: "[systick]", CoreSpec: "[core]", TimingSpec: "[timing]",
+    SystickSpec: "[systick]", AcceleratorPluginSpec: "[[accelerators]]", CoreSpec: "[core]",
+    TimingSpec: "[timing]",
     Pair16Spec: "[timing.pair16_branch]", PairingSpec: "[timing.pairing]", PowerSpec: "[power]",
     RunRangeSpec: "[run.<range>]", RunCurrentSpec: "[run.<range>.<location>]",
     SleepSpec: "[sleep]", StateSpec: "[states.<name>]", AccessEnergySpec: "[access_energy]",
@@ -1878,6 +2031,8 @@ def markdown() -> str:
         out += _md_table(cls)
         if cls is PeripheralSpec:
             out += _md_peripheral_params()
+        if cls is AcceleratorPluginSpec:
+            out += _md_plugin_params()
         if cls is TimingSpec:
             out += ["Instruction classes (keys of `classes`, `extra_latency`, `latency`, "
                     "`class_units`, `single_issue`, `slot0_only`, "
@@ -1913,6 +2068,24 @@ def _md_peripheral_params() -> list[str]:
     return out
 
 
+def _md_plugin_params() -> list[str]:
+    out = ["Accelerator plugins shipped with mcusim and their `[accelerators.params]` "
+           "(docs/accelerators.md):", ""]
+    for path, cls in sorted(ACCELERATOR_PLUGINS.items()):
+        inf = info(cls.Params)
+        doc = " ".join(x.strip() for x in (cls.__doc__ or "").strip().split("\n\n")[0]
+                       .splitlines())
+        out += [f"* `{path}`: {doc}", ""]
+        out += ["  | Key | Type | Unit | Default | Allowed | Meaning |",
+                "  |---|---|---|---|---|---|"]
+        for key, (fname, p) in inf.params.items():
+            out.append(f"  | `{key}` | {_md_cell(p.kind.name)} | {_unit(key, p)} | "
+                       f"{_md_cell(_md_default(p))} | {_md_cell(_md_range(p))} | "
+                       f"{_md_cell(p.doc)} |")
+        out.append("")
+    return out
+
+
 BEGIN, END = "<!-- BEGIN GENERATED SCHEMA REFERENCE -->", "<!-- END GENERATED SCHEMA REFERENCE -->"
 
 
@@ -1932,6 +2105,7 @@ def main(argv=None) -> int:
     ap.add_argument("--write", metavar="FILE", help="replace the generated part of FILE")
     args = ap.parse_args(argv)
     import mcusim.peripherals  # noqa: F401  (run as a program: the models register here)
+    import mcusim.accelerators  # noqa: F401  (the shipped plugins register here)
     if args.write:
         import pathlib
         p = pathlib.Path(args.write)

@@ -64,6 +64,7 @@ class SystemControlSpace:
         self.shcsr = 0
         self.cfsr = self.hfsr = self.mmfar = self.bfar = 0
         self.cpacr = 0
+        self.cpacr_mask = 0xF << 20  # CP10/CP11; attached coprocessors add their fields
         self.demcr = 0
         self.actlr = 0
         self.dwt_ctrl = 0x40000000  # NUMCOMP=4
@@ -303,7 +304,7 @@ class SystemControlSpace:
         self.m.irq_state_changed()
 
     def _w_cpacr(self, v: int) -> None:
-        self.cpacr = v & (0xF << 20)
+        self.cpacr = v & self.cpacr_mask
         self.m.cpacr_changed(self.cpacr)
 
     def _w_fpccr(self, v: int) -> None:

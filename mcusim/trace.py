@@ -23,6 +23,8 @@ class Interval:
     end: int | None = None
     causes_begin: tuple = ()
     causes_end: tuple = ()
+    accel_begin: dict | None = None   # accelerator counters at the ends (mcusim/accelerators)
+    accel_end: dict | None = None
 
 
 @dataclass
@@ -58,6 +60,7 @@ class RunTrace:
     memory_stats: dict = field(default_factory=dict)   # the memory model's summary
     system_stats: dict | None = None
     verify: dict | None = None
+    accelerators: list | None = None  # per accelerator plugin: description and counters
     host_seconds: float = 0.0
     host_in_cpu: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -96,6 +99,7 @@ class RunTrace:
             memory_stats=dict(mm.stats) if mm is not None and hasattr(mm, "stats") else {},
             system_stats=m.system.stats(),
             verify=m.verifier.summary() if m.verifier is not None else None,
+            accelerators=m.accelerators.summary() if m.accelerators is not None else None,
             host_seconds=m.host_seconds, host_in_cpu=cpu.host_in_cpu, warnings=sorted(m.warned))
 
     def region_at(self, addr: int):

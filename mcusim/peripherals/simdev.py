@@ -22,6 +22,7 @@ class SimDevice:
         self.error: int | None = None
         self.error_arg = 0
         self._cyc_hi = 0
+        self.find_id = 0              # DEV_FIND: an accelerator's ID value to look for
 
     def read(self, off: int, size: int) -> int:
         if off == 0x000:
@@ -32,6 +33,9 @@ class SimDevice:
             return c & 0xFFFFFFFF
         if off == 0x024:
             return self._cyc_hi & 0xFFFFFFFF
+        if off == 0x034:              # DEV_BASE (include/mcusim_accel.h)
+            acc = self.m.accelerators
+            return acc.find(self.find_id) if acc is not None else 0
         return 0
 
     def write(self, off: int, size: int, value: int) -> None:
@@ -43,23 +47,33 @@ class SimDevice:
         elif off == 0x004:
             iv = Interval(value, self.next_op, self.next_macs, m.now_precise())
             iv.causes_begin = m.cause_snapshot()
+            if m.accelerators is not None:
+                iv.accel_begin = m.accelerators.snapshot(iv.begin)
             self._open_layers[value] = iv
         elif off == 0x008:
             iv = self._open_layers.pop(value, None)
             if iv is not None:
                 iv.end = m.now_precise()
                 iv.causes_end = m.cause_snapshot()
+                if m.accelerators is not None:
+                    iv.accel_end = m.accelerators.snapshot(iv.end)
                 self.layers.append(iv)
         elif off == 0x014:
             iv = Interval(value, 0, 0, m.now_precise())
+            if m.accelerators is not None:
+                iv.accel_begin = m.accelerators.snapshot(iv.begin)
             self._open_windows[value] = iv
         elif off == 0x018:
             iv = self._open_windows.pop(value, None)
             if iv is not None:
                 iv.end = m.now_precise()
+                if m.accelerators is not None:
+                    iv.accel_end = m.accelerators.snapshot(iv.end)
                 self.windows.append(iv)
         elif off == 0x01C:
             self.arena_bytes = value
+        elif off == 0x030:
+            self.find_id = value
         elif off == 0x02C:
             self.error_arg = value
         elif off == 0x028:

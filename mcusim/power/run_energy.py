@@ -90,6 +90,9 @@ def add_energy(rec: dict, t) -> None:
         rec["inference_avg_power_w"] = w["avg_power_w"]
     if rep.warnings:
         rec["power_warnings"] = list(rep.warnings)
+    if t.accelerators:                    # accelerator and memory energy on top
+        from mcusim.accelerators.report import add_energy_split
+        add_energy_split(rec, t)
 
 
 def write_trace(t, csv_path, png_path) -> None:

@@ -184,7 +184,7 @@ _FP_ARITH = {"fp_alu", "fp_mac", "fp_fma", "fp_div", "fp_sqrt"}
 class _Ins:
     __slots__ = ("addr", "size", "mnem", "op_str", "name", "cls", "cond", "reads", "writes",
                  "addr_regs", "wb", "nregs", "words", "target", "acc", "store_data",
-                 "shifted", "sets_flags", "f64", "byte_half", "rn", "rm")
+                 "shifted", "sets_flags", "f64", "byte_half", "rn", "rm", "custom")
 
 
 def _classify(i) -> _Ins:
@@ -438,6 +438,11 @@ class CoreTiming:
         # class -> cycles by which the accumulator operand is read late
         self._late_acc = dict(spec.late_accumulator_classes)
         self._cache: dict = {}
+        # custom instructions (mcusim/accelerators/coprocessor.py): f(hw1, hw2) -> issue
+        # cycles of a coprocessor-space instruction, or None when it is not one of them;
+        # the addresses costed so are kept (a block costed elsewhere is charged at the trap)
+        self.custom_cost = None
+        self.custom_sites: set = set()
 
     # ------------------------------------------------------------------ helpers
     def _c(self, key: str, default: int | None = None) -> int:
@@ -467,7 +472,15 @@ class CoreTiming:
         out = []
         end = 0
         for i in _disasm().disasm(bytes(code), address):
-            out.append(_classify(i))
+            x = _classify(i)
+            x.custom = None
+            if self.custom_cost is not None and i.size == 4 and (i.bytes[1] & 0xEC) == 0xEC:
+                b = i.bytes
+                v = self.custom_cost(b[0] | b[1] << 8, b[2] | b[3] << 8)
+                if v is not None:
+                    x.cls, x.custom = "custom", int(v)
+                    self.custom_sites.add(x.addr)
+            out.append(x)
             end = i.address + i.size - address
         # undecodable tail (bad bytes or a truncated 32-bit opcode): one cycle a halfword
         while end < len(code):
@@ -561,6 +574,8 @@ class CoreTiming:
             return k("branch", 1)
         if c == "unknown":
             return 1
+        if c == "custom":
+            return x.custom
         return k(c)
 
     @staticmethod
@@ -691,7 +706,7 @@ class CoreTiming:
         units = list(p.class_units.get(key, p.class_units.get(c, ())))
         if x.shifted and c in _DP_CLASSES and "shift" not in units:
             units.append("shift")
-        single = key in p.single_issue or c in p.single_issue
+        single = key in p.single_issue or c in p.single_issue or c == "custom"
         slot0 = key in p.slot0_only or c in p.slot0_only
         return key, units, single, slot0
 
@@ -812,6 +827,8 @@ class CoreTiming:
             return self.div_min
         if c == "unknown":
             return 1
+        if c == "custom":
+            return max(1, x.custom)
         if key in self.classes:
             return int(self.classes[key])
         return k(c, 1)
