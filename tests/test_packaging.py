@@ -55,7 +55,10 @@ def test_installed_package_has_catalogs_and_firmware(installed):
         "m = c.load_mcu('stm32l4r5'); assert m.core.name == 'cortex-m4f';"
         "fd = i.firmware_dir(); assert fd.name == '_firmware' and 'site-packages' in str(fd), fd;"
         "assert (fd / 'cortex-m4f' / 'infer-opt.elf').exists();"
-        "assert (pathlib.Path(mcusim.__file__).parent / '_native' / 'blockhook.c').exists();"
+        "assert all((pathlib.Path(mcusim.__file__).parent / '_native' / n).exists() for n in "
+        "('blockhook.c', 'memmodel.c', 'classify.c', 'bcache.c', 'native.h'));"
+        "from mcusim.timing.blocks import native_library; lib = native_library();"
+        "assert lib is not None and hasattr(lib, 'mcusim_classify_block');"
         "print('ok')"
     )
     r = run_outside(installed, "-c", code)

@@ -1,53 +1,20 @@
 /*
  * blockhook.c -- mcusim's native block hook: the same bookkeeping as the Python hook in
- * mcusim/blocks.py (BlockCoster.hook_block), done in C so a block costs nanoseconds.
+ * mcusim/timing/blocks.py (BlockCoster.hook_block), done in C so a block costs nanoseconds.
  *
- * Python owns every decision that is not bookkeeping: a block not yet in the table, a
- * flagged block (self-loop), a reached deadline -> stop the emulation and let Python act.
+ * A block not yet in the table is costed here (classify.c, the port of the core timing
+ * model) and, with the native memory model, given its static stall (memmodel.c) without
+ * stopping the emulation; Python learns of it from `newq`. Python owns every decision
+ * that is not bookkeeping: a block with a divide (its operand hooks), a flagged block
+ * (self-loop), a window the memory model must schedule, a reached deadline -> stop the
+ * emulation and let Python act. Then the detailed memory model (memmodel.c) runs the
+ * block's instruction fetch when its hooks are on.
  * Results are identical to the Python hook (tests/test_native.py checks it).
  */
 #include <stdint.h>
+#include <string.h>
 
-typedef struct {
-    uint32_t addr;      /* 0xFFFFFFFF: empty slot */
-    uint32_t end;
-    uint32_t cyc;       /* cost when the block falls through */
-    int32_t extra;      /* added when the next block is not the fall-through (may be < 0 on M7) */
-    uint32_t flags;
-    uint32_t ninsn;
-    uint64_t count;
-    uint64_t taken;
-    uint64_t acc;       /* cycles charged to this block (incl. its taken refills) */
-    uint32_t core;      /* the core timing's part of cyc (cyc minus static memory stall) */
-    uint32_t pad_;
-} blk_t;
-
-typedef int (*stop_fn)(void *uc);
-
-typedef struct {
-    uint64_t cycles;
-    uint64_t deadline;
-    blk_t *table;       /* entry 0 is the "no previous block" dummy; hash slots from 1 */
-    uint32_t mask;      /* slots - 1 (slots a power of two) */
-    uint32_t prev;      /* index of the previous block */
-    uint32_t stop_reason; /* 1 deadline, 2 unknown block, 3 flagged block */
-    uint32_t miss_addr;
-    uint32_t miss_size;
-    uint32_t resume_addr; /* a flagged block Python has handled: run it once */
-    stop_fn emu_stop;
-    /* call-tree profile (optional): a trie of call paths, a shadow call stack */
-    uint32_t prof;
-    uint32_t pending_call;   /* the previous block ended in BL/BLX: this one is the callee */
-    uint32_t cur;            /* current trie node (0 = root) */
-    uint32_t sp, maxsp;
-    uint32_t nnodes, maxnodes, hmask;
-    uint32_t *stack;         /* pairs: return address, caller node */
-    uint32_t *nparent, *nfunc, *hash;  /* node arrays; hash slots hold node ids (0 empty) */
-    uint64_t *ncycles, *ncalls;
-    uint64_t core_total;     /* running sums for cycles-by-cause over any interval */
-    int64_t branch_total;
-    uint64_t nexec;          /* blocks executed (a fast-forwarded iteration is not one) */
-} state_t;
+#include "native.h"
 
 #define F_SELFLOOP 1u
 #define F_UNMASK 2u
@@ -111,6 +78,86 @@ static inline uint32_t slot_of(uint32_t addr, uint32_t mask)
     return 1u + ((h >> 8) & mask);
 }
 
+uint32_t mcusim_find(state_t *s, uint32_t addr)
+{
+    uint32_t i = slot_of(addr, s->mask);
+    while (s->table[i].addr != addr) {
+        if (s->table[i].addr == 0xFFFFFFFFu)
+            return 0;
+        i = 1u + (i & s->mask);
+    }
+    return i;
+}
+
+blk_t *mcusim_lookup(state_t *s, uint32_t addr)
+{
+    uint32_t i = mcusim_find(s, addr);
+    return i ? &s->table[i] : NULL;
+}
+
+uint32_t mcusim_insert(state_t *s, uint32_t addr)
+{
+    uint32_t i = slot_of(addr, s->mask);
+    while (s->table[i].addr != 0xFFFFFFFFu && s->table[i].addr != addr)
+        i = 1u + (i & s->mask);
+    if (s->table[i].addr != addr) {
+        memset(&s->table[i], 0, sizeof(blk_t));
+        memset(&s->xtab[i], 0, sizeof(blkx_t));
+        s->table[i].addr = addr;
+        s->xtab[i].rows_gen = 0xFFFFFFFFu;
+        s->used++;
+    }
+    return i;
+}
+
+/* Dynamic cycles of the block now executing (the detailed memory model's stalls): to the
+ * clock, to that block and to the current call-tree node (BlockCoster.charge_current). */
+void mcusim_charge(state_t *s, uint32_t idx, int64_t d)
+{
+    s->cycles += (uint64_t)d;
+    if (idx)
+        s->table[idx].acc += (uint64_t)d;
+    if (s->prof)
+        s->ncycles[s->cur] += (uint64_t)d;
+}
+
+/* A block not in the table: cost it here when no Python decision is needed. Returns its
+ * index, or 0 when Python must handle it (the emulation then stops with reason 2). */
+static uint32_t new_block(state_t *s, void *uc, uint32_t addr, uint32_t size)
+{
+    static __thread uint8_t code[4096];
+    if (!s->cls || s->mm_python || size == 0 || size > sizeof(code))
+        return 0;
+    if (s->used * 2 >= s->mask + 1 || s->newq_len >= s->newq_cap)
+        return 0;                       /* the table must grow / Python must catch up */
+    if (s->mm && mm_wants_python(s))
+        return 0;                       /* new code in a fast period: a window to schedule */
+    if (s->mem_read(uc, addr, code, size) != 0)
+        return 0;
+    cl_block_t *o = s->scratch;
+    if (mcusim_classify_block_peek(s->cls, code, size, addr, o, (void *)s->mem_read, uc) != CL_OK || o->has_div)
+        return 0;
+    uint32_t i = mcusim_insert(s, addr);
+    blk_t *b = &s->table[i];
+    int32_t stall = 0;
+    if (s->mm && mm_new_block_stall(s, b, addr, size, uc, &stall) != 0) {
+        /* cannot happen after mm_wants_python said no; be safe: undo */
+        b->addr = 0xFFFFFFFFu;
+        s->used--;
+        return 0;
+    }
+    b->end = addr + size;
+    b->core = (uint32_t)o->nt;
+    b->cyc = (uint32_t)(o->nt + stall);
+    b->extra = o->tk - o->nt;
+    b->flags = o->flags;
+    s->xtab[i].ninsn = (uint32_t)o->ninsn;
+    s->newq[2 * s->newq_len] = addr;
+    s->newq[2 * s->newq_len + 1] = i;
+    s->newq_len++;
+    return i;
+}
+
 void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
 {
     state_t *s = (state_t *)user;
@@ -124,11 +171,15 @@ void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
     blk_t *t = s->table;
     while (t[i].addr != addr) {
         if (t[i].addr == 0xFFFFFFFFu) {
-            s->stop_reason = 2;
-            s->miss_addr = addr;
-            s->miss_size = size;
-            s->emu_stop(uc);
-            return;
+            i = new_block(s, uc, addr, size);
+            if (i == 0) {
+                s->stop_reason = 2;
+                s->miss_addr = addr;
+                s->miss_size = size;
+                s->emu_stop(uc);
+                return;
+            }
+            break;
         }
         i = 1u + (i & s->mask);   /* linear probe within slots 1..mask+1 */
     }
@@ -163,26 +214,8 @@ void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
     }
     if (b->flags & F_UNMASK)
         s->deadline = 0;
-}
-
-uint32_t mcusim_find(state_t *s, uint32_t addr)
-{
-    uint32_t i = slot_of(addr, s->mask);
-    while (s->table[i].addr != addr) {
-        if (s->table[i].addr == 0xFFFFFFFFu)
-            return 0;
-        i = 1u + (i & s->mask);
-    }
-    return i;
-}
-
-uint32_t mcusim_insert(state_t *s, uint32_t addr)
-{
-    uint32_t i = slot_of(addr, s->mask);
-    while (s->table[i].addr != 0xFFFFFFFFu && s->table[i].addr != addr)
-        i = 1u + (i & s->mask);
-    s->table[i].addr = addr;
-    return i;
+    if (s->mm && s->mm->active)
+        mm_block(s, b, i, addr, size, uc);
 }
 
 /*
@@ -208,4 +241,19 @@ void mcusim_count_hook(void *uc, uint64_t address, uint32_t size, void *user)
         return;
     }
     c->count++;
+}
+
+int64_t mcusim_sizeof(int which)
+{
+    switch (which) {
+    case 0: return (int64_t)sizeof(state_t);
+    case 1: return (int64_t)sizeof(blk_t);
+    case 2: return (int64_t)sizeof(mm_t);
+    case 3: return (int64_t)sizeof(cls_t);
+    case 4: return (int64_t)sizeof(cl_block_t);
+    case 5: return (int64_t)sizeof(cache_t);
+    case 6: return (int64_t)sizeof(span_hook_t);
+    case 7: return (int64_t)sizeof(blkx_t);
+    default: return -1;
+    }
 }

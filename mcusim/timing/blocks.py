@@ -51,6 +51,8 @@ class BlockCoster:
         self.md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
         self.md.detail = True
         self.timing = timing
+        if timing is not None:          # the taken-branch refill rule reads branch targets
+            timing.peek = self._peek
         self.memory = memory
         self._seen_counts: dict[int, int] = {}
         self._decoded: dict[int, list] = {}
@@ -227,15 +229,18 @@ class BlockCoster:
         self.blocks[addr] = b
         return b
 
+    def _peek(self, addr: int, n: int) -> bytes:
+        """Code bytes at a branch target (the taken-branch refill rule reads its width)."""
+        return bytes(self.m.uc.mem_read(addr, n))
+
     def recost(self) -> None:
         """The clock, FLASH_ACR or the caches changed: the memory model reconfigures and
         every known block gets its new static stall."""
         if self.memory is not None:
             self.memory.reconfigure()
-            for addr, b in self.blocks.items():
+            for addr, b in list(self.blocks.items()):
                 cyc = b[1] - b[8]
-                insns = self._decode(addr, b[3] - addr)
-                b[8] = self.memory.block_stall(addr, b[3] - addr, insns)
+                b[8] = self.memory.block_stall(addr, b[3] - addr, None)
                 b[1] = cyc + b[8]
 
     def set_block_stall(self, addr: int, stall: int) -> None:
@@ -476,15 +481,26 @@ def load_timing(core, warn=None):
 
 # ---------------------------------------------------------------------- native path
 class _Blk(ctypes.Structure):
+    """mcusim/_native/native.h blk_t (what the hook touches)"""
     _fields_ = [("addr", ctypes.c_uint32), ("end", ctypes.c_uint32), ("cyc", ctypes.c_uint32),
-                ("extra", ctypes.c_int32), ("flags", ctypes.c_uint32), ("ninsn", ctypes.c_uint32),
-                ("count", ctypes.c_uint64), ("taken", ctypes.c_uint64), ("acc", ctypes.c_uint64),
-                ("core", ctypes.c_uint32), ("pad_", ctypes.c_uint32)]
+                ("extra", ctypes.c_int32), ("flags", ctypes.c_uint32), ("core", ctypes.c_uint32),
+                ("count", ctypes.c_uint64), ("taken", ctypes.c_uint64), ("acc", ctypes.c_uint64)]
+
+
+class _BlkX(ctypes.Structure):
+    """mcusim/_native/native.h blkx_t (the rest, beside the table)"""
+    _fields_ = [("ninsn", ctypes.c_uint32), ("lflags", ctypes.c_uint32),
+                ("learned", ctypes.c_double), ("wstall", ctypes.c_double),
+                ("wn", ctypes.c_uint64), ("snap", ctypes.c_uint64),
+                ("rows_off", ctypes.c_uint32), ("rows_gen", ctypes.c_uint32),
+                ("nrows", ctypes.c_int32), ("rows_src", ctypes.c_int32)]
 
 
 class _State(ctypes.Structure):
+    """mcusim/_native/native.h state_t"""
     _fields_ = [("cycles", ctypes.c_uint64), ("deadline", ctypes.c_uint64),
-                ("table", ctypes.POINTER(_Blk)), ("mask", ctypes.c_uint32),
+                ("table", ctypes.POINTER(_Blk)), ("xtab", ctypes.POINTER(_BlkX)),
+                ("mask", ctypes.c_uint32),
                 ("prev", ctypes.c_uint32), ("stop_reason", ctypes.c_uint32),
                 ("miss_addr", ctypes.c_uint32), ("miss_size", ctypes.c_uint32),
                 ("resume_addr", ctypes.c_uint32), ("emu_stop", ctypes.c_void_p),
@@ -495,74 +511,219 @@ class _State(ctypes.Structure):
                 ("nfunc", ctypes.POINTER(ctypes.c_uint32)), ("hash", ctypes.POINTER(ctypes.c_uint32)),
                 ("ncycles", ctypes.POINTER(ctypes.c_uint64)), ("ncalls", ctypes.POINTER(ctypes.c_uint64)),
                 ("core_total", ctypes.c_uint64), ("branch_total", ctypes.c_int64),
-                ("nexec", ctypes.c_uint64)]
+                ("nexec", ctypes.c_uint64),
+                ("cls", ctypes.c_void_p), ("mem_read", ctypes.c_void_p), ("uc", ctypes.c_void_p),
+                ("mm", ctypes.c_void_p), ("mm_python", ctypes.c_uint32), ("used", ctypes.c_uint32),
+                ("newq", ctypes.POINTER(ctypes.c_uint32)), ("newq_len", ctypes.c_uint32),
+                ("newq_cap", ctypes.c_uint32), ("scratch", ctypes.c_void_p)]
 
 
 _NATIVE_LIB = None
 _NATIVE_TRIED = False
+_SOURCES = ("blockhook.c", "memmodel.c", "classify.c", "bcache.c")
 
 
-def native_library():
-    """Compile (once per source version, cached) and load the C block hook. None when no
-    C compiler is available: the Python hook is then used, with identical results."""
-    global _NATIVE_LIB, _NATIVE_TRIED
-    if _NATIVE_TRIED:
-        return _NATIVE_LIB
-    _NATIVE_TRIED = True
-    if os.environ.get("MCUSIM_NATIVE", "1") == "0":
-        return None
-    src = Path(__file__).resolve().parent.parent / "_native" / "blockhook.c"
+def _capstone_include():
+    """The C headers the capstone package ships (the library Python loaded), or None."""
     try:
-        code = src.read_bytes()
-    except OSError:
+        inc = Path(capstone.__file__).resolve().parent / "include"
+    except (AttributeError, TypeError):
         return None
-    tag = hashlib.sha256(code).hexdigest()[:16]
-    dirs = [Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mcusim",
-            Path(tempfile.gettempdir()) / f"mcusim-{os.getuid() if hasattr(os, 'getuid') else 0}"]
-    for d in dirs:
-        so = d / f"blockhook-{tag}.so"
-        if not so.exists():
-            try:
-                d.mkdir(parents=True, exist_ok=True)
-                tmp = so.with_suffix(f".{os.getpid()}.tmp")
-                cc = os.environ.get("CC", "cc")
-                r = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(tmp), str(src)],
-                                   capture_output=True, timeout=120)
-                if r.returncode != 0:
-                    continue
-                os.replace(tmp, so)
-            except (OSError, subprocess.SubprocessError):
-                continue
+    return inc if (inc / "capstone" / "capstone.h").exists() else None
+
+
+def cache_dir():
+    """The user's cache directory for mcusim (native library, costed blocks, parsed
+    inputs): $XDG_CACHE_HOME/mcusim or ~/.cache/mcusim, else a temporary directory; None
+    when neither can be created."""
+    for d in (Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mcusim",
+              Path(tempfile.gettempdir()) / f"mcusim-{os.getuid() if hasattr(os, 'getuid') else 0}"):
         try:
-            _NATIVE_LIB = ctypes.CDLL(str(so))
-            return _NATIVE_LIB
+            d.mkdir(parents=True, exist_ok=True)
+            if os.access(d, os.W_OK):
+                return d
         except OSError:
             continue
     return None
 
 
+def native_library():
+    """Compile (once per source version, cached) and load the native hook, memory model
+    and classifier. None when no C compiler is available: the Python paths are then used,
+    with identical results. Without capstone's headers the library is built without the
+    classifier (new blocks are then costed in Python)."""
+    global _NATIVE_LIB, _NATIVE_TRIED
+    if os.environ.get("MCUSIM_NATIVE", "1") == "0":
+        return None                     # checked at every call: tests switch paths
+    if _NATIVE_TRIED:
+        return _NATIVE_LIB
+    _NATIVE_TRIED = True
+    srcdir = Path(__file__).resolve().parent.parent / "_native"
+    try:
+        blobs = [(srcdir / n).read_bytes() for n in (*_SOURCES, "native.h")]
+    except OSError:
+        return None
+    inc = _capstone_include()
+    variants = []
+    if inc is not None:
+        variants.append(["-I", str(inc)])
+    variants.append(["-DMCUSIM_NO_CAPSTONE"])
+    cc = os.environ.get("CC", "cc")
+    dirs = [Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mcusim",
+            Path(tempfile.gettempdir()) / f"mcusim-{os.getuid() if hasattr(os, 'getuid') else 0}"]
+    for extra in variants:
+        flags = ["-O2", "-shared", "-fPIC", "-I", str(srcdir), *extra]
+        h = hashlib.sha256()
+        for b in blobs:
+            h.update(b)
+        h.update(" ".join([cc, *flags, str(getattr(capstone, "__version__", ""))]).encode())
+        tag = h.hexdigest()[:16]
+        for d in dirs:
+            so = d / f"mcusim-native-{tag}.so"
+            if not so.exists():
+                try:
+                    d.mkdir(parents=True, exist_ok=True)
+                    tmp = so.with_suffix(f".{os.getpid()}.tmp")
+                    r = subprocess.run([cc, *flags, "-o", str(tmp), *(str(srcdir / n) for n in _SOURCES),
+                                        "-lm"], capture_output=True, timeout=120)
+                    if r.returncode != 0:
+                        continue
+                    os.replace(tmp, so)
+                except (OSError, subprocess.SubprocessError):
+                    continue
+            try:
+                lib = ctypes.CDLL(str(so))
+            except OSError:
+                continue
+            from mcusim.timing import native as N
+            N._declare(lib)
+            if not N.sizes_ok(lib):
+                continue
+            lib._mcusim_tag = tag
+            _NATIVE_LIB = lib
+            return lib
+    return None
+
+
+class _BlockView:
+    """A native block as the list BlockCoster keeps (indices of BlockCoster: 0 count,
+    1 cost, 2 taken extra, 3 end, 4 instructions, 5 flags, 6 taken count, 7 start,
+    8 static memory stall, 9 cycles charged), read from and written to the C table."""
+    __slots__ = ("c", "a")
+
+    def __init__(self, coster, addr):
+        self.c, self.a = coster, addr
+
+    def __getitem__(self, k):
+        e = self.c._table[self.c._index[self.a]]
+        if k == 1:
+            return e.cyc
+        if k == 8:
+            return e.cyc - e.core
+        if k == 3:
+            return e.end
+        if k == 2:
+            return e.extra
+        if k == 7:
+            return e.addr
+        if k == 4:
+            return self.c._xtable[self.c._index[self.a]].ninsn
+        if k == 5:
+            return e.flags
+        if k == 0:
+            return e.count
+        if k == 6:
+            return e.taken
+        if k == 9:
+            return e.acc
+        raise IndexError(k)
+
+    def __setitem__(self, k, v):
+        e = self.c._table[self.c._index[self.a]]
+        if k == 1:
+            e.cyc = v
+        elif k == 8:
+            e.cyc = e.core + v
+        elif k == 0:
+            e.count = v
+        elif k == 6:
+            e.taken = v
+        elif k == 9:
+            e.acc = v
+        else:
+            raise IndexError(k)
+
+
 class NativeCoster(BlockCoster):
-    """The same bookkeeping as BlockCoster.hook_block, in C (mcusim/_native/blockhook.c)."""
+    """The same bookkeeping as BlockCoster.hook_block, in C (mcusim/_native/blockhook.c):
+    new blocks are costed by the C port of the core timing model and given their memory
+    stall by the native memory model without leaving C; Python sees them lazily (`blocks`
+    drains the C queue of new blocks, in order)."""
 
     native = True
+    QUEUE = 4096          # new blocks C may add before Python looks
+    SLOTS = 1 << 12       # initial table slots (the table grows x4 at half full)
 
     def __init__(self, machine, timing, memory, lib):
+        from mcusim.timing import native as N
         self._lib = lib
         self._st = _State()
-        self._alloc(1 << 14)
+        self._stp = ctypes.addressof(self._st)
+        self._blocks = {}
+        self._alloc(self.SLOTS)
         super().__init__(machine, timing, memory)
         self._index: dict[int, int] = {}
+        st = self._st
+        self._newq = (ctypes.c_uint32 * (2 * self.QUEUE))()
+        st.newq = ctypes.cast(self._newq, ctypes.POINTER(ctypes.c_uint32))
+        st.newq_cap, st.newq_len = self.QUEUE, 0
+        self._scratch = N.ClBlock()
+        st.scratch = ctypes.addressof(self._scratch)
+        self._cl = N.classifier_for(lib, timing)
+        st.cls = ctypes.addressof(self._cl.c) if self._cl is not None else None
+        st.mm_python = int(memory is not None and not getattr(memory, "native", False))
+
+    def attach_memory(self, mm) -> None:
+        """The native memory model's C state (NativeMemoryModel.connect)."""
+        self._mm_struct = mm
+        self._st.mm = ctypes.addressof(mm)
+        self._st.mm_python = 0
+
+    # the block table: C-added blocks appear on first look
+    @property
+    def blocks(self):
+        if self._st.newq_len:
+            self._drain()
+        return self._blocks
+
+    @blocks.setter
+    def blocks(self, v):
+        self._blocks = v
+
+    def _drain(self) -> None:
+        st = self._st
+        n = st.newq_len
+        q = self._newq[:2 * n]
+        index, blocks = self._index, self._blocks
+        for k in range(0, 2 * n, 2):
+            a = q[k]
+            index[a] = q[k + 1]
+            blocks[a] = _BlockView(self, a)
+        st.newq_len = 0
 
     def _alloc(self, slots: int) -> None:
         self._slots = slots
         self._table = (_Blk * (slots + 1))()
+        self._xtable = (_BlkX * (slots + 1))()
         ctypes.memset(self._table, 0xFF, ctypes.sizeof(self._table))
         d = self._table[0]
-        d.addr, d.end, d.cyc, d.extra, d.flags, d.ninsn, d.count, d.taken, d.acc = (
-            0xFFFFFFFE, 0xFFFFFFFF, 0, 0, 0, 0, 0, 0, 0)
+        ctypes.memset(ctypes.byref(d), 0, ctypes.sizeof(_Blk))
+        d.addr, d.end = 0xFFFFFFFE, 0xFFFFFFFF
         self._st.table = ctypes.cast(self._table, ctypes.POINTER(_Blk))
+        self._st.xtab = ctypes.cast(self._xtable, ctypes.POINTER(_BlkX))
         self._st.mask = slots - 1
         self._st.prev = 0
+        self._st.used = 0
         self._st.resume_addr = 0xFFFFFFFF
 
     # cycles/deadline live in the C struct
@@ -593,11 +754,14 @@ class NativeCoster(BlockCoster):
     def install(self, uc) -> None:
         from unicorn.unicorn_py3.unicorn import uclib
         self._uclib = uclib
-        self._st.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        st = self._st
+        st.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        st.mem_read = ctypes.cast(uclib.uc_mem_read, ctypes.c_void_p).value
+        st.uc = ctypes.cast(uc._uch, ctypes.c_void_p).value
         self._hook_fn = ctypes.cast(self._lib.mcusim_block_hook, ctypes.c_void_p)
         self._hh = ctypes.c_size_t()
         err = uclib.uc_hook_add(uc._uch, ctypes.byref(self._hh), UC_HOOK_BLOCK, self._hook_fn,
-                                ctypes.cast(ctypes.pointer(self._st), ctypes.c_void_p),
+                                ctypes.cast(ctypes.pointer(st), ctypes.c_void_p),
                                 ctypes.c_uint64(1), ctypes.c_uint64(0))
         if err:
             raise RuntimeError(f"uc_hook_add failed ({err})")
@@ -625,11 +789,10 @@ class NativeCoster(BlockCoster):
         self.prof = True
 
     def prof_push(self, ret: int, func: int) -> None:
-        self._lib.mcusim_prof_push(ctypes.byref(self._st), ctypes.c_uint32(ret & 0xFFFFFFFF),
-                                   ctypes.c_uint32(func & 0xFFFFFFFF))
+        self._lib.mcusim_prof_push(self._stp, ret & 0xFFFFFFFF, func & 0xFFFFFFFF)
 
     def prof_pop(self) -> None:
-        self._lib.mcusim_prof_pop(ctypes.byref(self._st))
+        self._lib.mcusim_prof_pop(self._stp)
 
     def prof_clear_pending(self) -> None:
         self._st.pending_call = 0
@@ -648,6 +811,8 @@ class NativeCoster(BlockCoster):
     def emu_run(self, uc, pc: int) -> None:
         st = self._st
         m = self.m
+        if self._cl is not None:
+            self._cl.sync_custom()
         while True:
             st.stop_reason = 0
             uc.emu_start(pc | 1, UNTIL)
@@ -668,20 +833,52 @@ class NativeCoster(BlockCoster):
                 return
             pc = uc.reg_read(A.UC_ARM_REG_PC)
 
-    def _new_block(self, addr: int, size: int) -> list:
-        b = super()._new_block(addr, size)
+    def _new_block(self, addr: int, size: int):
+        self._drain()
         if len(self._index) * 2 >= self._slots:
             self._grow()
-        i = self._lib.mcusim_insert(ctypes.byref(self._st), ctypes.c_uint32(addr))
+        i = self._lib.mcusim_insert(self._stp, addr)
         self._index[addr] = i
-        self._table[i].count = self._table[i].taken = self._table[i].acc = 0
-        self._sync(i, b)
-        return b
+        view = _BlockView(self, addr)
+        r = code = None
+        if self._cl is not None:
+            code = bytes(self.m.uc.mem_read(addr, size))
+            r = self._cl.block(code, addr, self.m.uc)
+        if r is None:
+            if self._st.mm:
+                raise RuntimeError(f"the native classifier cannot cost the block at 0x{addr:08x}; "
+                                   "run with MCUSIM_NATIVE=0")
+            b = BlockCoster._new_block(self, addr, size)     # the reference path
+            self._sync(i, b)
+        else:
+            if r.has_div:                 # operand hooks on its divides (BlockCoster)
+                self._hook_divs(addr, size, [x for x in self.md.disasm(code, addr)
+                                             if x.mnemonic in ("sdiv", "udiv")])
+            fetch = self.memory.block_stall(addr, size, None) if self.memory is not None else 0
+            e = self._table[i]
+            e.end, e.cyc, e.extra, e.flags = ((addr + size) & 0xFFFFFFFF, r.nt + fetch,
+                                              r.tk - r.nt, r.flags)
+            e.core = r.nt
+            self._xtable[i].ninsn = r.ninsn
+        self._blocks[addr] = view
+        return view
 
     def _block_changed(self, addr: int, b) -> None:
-        i = self._index.get(addr)
-        if i is not None:
-            self._sync(i, b)
+        pass                                  # views write through
+
+    def _prefix(self, pc: int, b, idx: int) -> int:
+        """BlockCoster._prefix from the C classifier's per-instruction cycles."""
+        cum = self._prefixes.get(pc)
+        if cum is None and self._cl is not None and self.timing is not None:
+            r = self._cl.block(bytes(self.m.uc.mem_read(pc, b[3] - pc)), pc, self.m.uc)
+            if r is not None:
+                cum = [0]
+                for _a, c in r.insns:
+                    cum.append(cum[-1] + c)
+                self._prefixes[pc] = cum
+        if cum is None:
+            return super()._prefix(pc, b, idx)
+        return cum[idx] if len(cum) > idx else idx
 
     def _count_iterations(self, addr: int, b, it: int) -> None:
         e = self._table[self._index[addr]]
@@ -694,15 +891,19 @@ class NativeCoster(BlockCoster):
         st = self._st
         st.cycles += d
         i = self._index.get(addr) if addr is not None else None
+        if i is None and addr is not None and st.newq_len:
+            self._drain()
+            i = self._index.get(addr)
         if i is not None:
             self._table[i].acc += d
         if self.prof:
             self._parr["ncycles"][st.cur] += d
 
-    def _sync(self, i: int, b: list) -> None:
+    def _sync(self, i: int, b) -> None:
         e = self._table[i]
-        e.end, e.cyc, e.extra, e.flags, e.ninsn = b[3] & 0xFFFFFFFF, b[1], b[2], b[5], b[4]
+        e.end, e.cyc, e.extra, e.flags = b[3] & 0xFFFFFFFF, b[1], b[2], b[5]
         e.core = b[1] - b[8]
+        self._xtable[i].ninsn = b[4]
 
     @property
     def core_total(self):
@@ -729,16 +930,25 @@ class NativeCoster(BlockCoster):
         self._st.branch_total = int(v)
 
     def _grow(self) -> None:
-        old = [(a, self._table[i].count, self._table[i].taken, self._table[i].acc)
-               for a, i in self._index.items()]
+        """A four times larger table; every entry moves whole (counts, learned stalls,
+        rows); the previous block and the memory model's executing block follow."""
+        self._drain()
+        old, oldx, old_index = self._table, self._xtable, self._index
+        back = {i: a for a, i in old_index.items()}
+        prev = back.get(self._st.prev)
+        mm = getattr(self, "_mm_struct", None)
+        exe = back.get(mm.exec_idx) if mm is not None else None
         self._alloc(self._slots * 4)
         self._index = {}
-        for a, count, taken, acc in old:
-            i = self._lib.mcusim_insert(ctypes.byref(self._st), ctypes.c_uint32(a))
-            self._index[a] = i
-            self._sync(i, self.blocks[a])
-            self._table[i].count, self._table[i].taken, self._table[i].acc = count, taken, acc
-        self._st.prev = 0
+        size, xsize = ctypes.sizeof(_Blk), ctypes.sizeof(_BlkX)
+        for a, i in old_index.items():
+            j = self._lib.mcusim_insert(self._stp, a)
+            ctypes.memmove(ctypes.addressof(self._table[j]), ctypes.addressof(old[i]), size)
+            ctypes.memmove(ctypes.addressof(self._xtable[j]), ctypes.addressof(oldx[i]), xsize)
+            self._index[a] = j
+        self._st.prev = self._index[prev] if prev is not None else 0
+        if mm is not None:
+            mm.exec_idx = self._index[exe] if exe is not None else 0
 
     def _add_iterations(self, b, it: int, cycles: int) -> None:
         self.cycles += cycles
@@ -749,25 +959,29 @@ class NativeCoster(BlockCoster):
         self.core_total += it * (b[1] - b[8])
         self.branch_total += it * b[2]
 
-    def recost(self) -> None:
-        super().recost()
-        for a, i in self._index.items():
-            self._sync(i, self.blocks[a])
-
     def _counts(self, addr: int) -> tuple[int, int]:
         e = self._table[self._index[addr]]
         return e.count, e.taken
 
     def instructions(self) -> int:
-        return sum(self._counts(a)[0] * b[4] for a, b in self.blocks.items())
+        blocks = self.blocks
+        t, x, idx = self._table, self._xtable, self._index
+        total = 0
+        for a in blocks:
+            i = idx[a]
+            total += t[i].count * x[i].ninsn
+        return total
 
     def _acc(self, addr: int) -> int:
         return self._table[self._index[addr]].acc
 
     def block_cycles(self):
-        for addr, b in self.blocks.items():
-            count, taken = self._counts(addr)
-            yield addr, count, self._table[self._index[addr]].acc, count * b[4]
+        blocks = self.blocks
+        t, x, idx = self._table, self._xtable, self._index
+        for addr in list(blocks):
+            i = idx[addr]
+            e = t[i]
+            yield addr, e.count, e.acc, e.count * x[i].ninsn
 
 
 def make_coster(machine, timing, memory=None):
