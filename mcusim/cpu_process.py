@@ -43,6 +43,7 @@ class CpuProcess:
     # ------------------------------------------------------------------ the process
     def run(self, max_cycles: int, wall_deadline: float | None, progress):
         m, tb = self.m, self.m.timebase
+        self.wall_deadline = wall_deadline
         env = tb.env
         while m.outcome is None:
             if self.sleeping:
@@ -145,8 +146,17 @@ class CpuProcess:
         finally:
             if v is not None:
                 v.end()
+        self._intr_count += 1
+        if not self._intr_count & 255 and self.wall_deadline and m.outcome is None \
+                and time.monotonic() > self.wall_deadline:
+            # a slice full of host calls (semihosting in a loop) can last long: --timeout
+            # is checked inside it too, not only between slices
+            m.end("limit", "wall-clock timeout reached")
         if m.outcome:
             uc.emu_stop()
+
+    _intr_count = 0
+    wall_deadline: float | None = None
 
     def _on_intr(self, uc, intno) -> None:
         ci = self.m.custom_instructions

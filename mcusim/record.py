@@ -179,11 +179,22 @@ def build_record(t, *, profile: bool = True) -> dict:
                           if t.runtime_error else None),
         "host_seconds": round(t.host_seconds, 3),
         "verify": t.verify,
+        "clock_mode": t.clock_mode,         # run | reset | override (docs/clocks.md)
+        "gpio_changes": len(t.gpio),        # output pin changes (mcusim run --gpio-trace)
     }
     if t.accelerators:                    # [[accelerators]] plugins (mcusim/accelerators)
         from mcusim.accelerators.report import add_report
         add_report(rec, t)
     return rec
+
+
+def write_gpio_trace(t, path: str) -> None:
+    """The run's output pin changes as CSV: cycle, seconds, pin (PC7), level."""
+    t = _trace(t)
+    with open(path, "w") as f:
+        f.write("cycle,seconds,pin,level\n")
+        for cyc, port, pin, level in t.gpio:
+            f.write(f"{cyc},{t.seconds(cyc):.9f},{port}{pin},{level}\n")
 
 
 def fault_line(f) -> str:

@@ -45,8 +45,9 @@ __all__ = [
     "CatalogError", "FrozenMap", "Spec", "Param", "param", "table", "table_map",
     "McuSpec", "MemoryRegion", "FlashTiming", "WsRow", "AcceleratorSpec", "CacheSpec",
     "PeripheralSpec", "NoParams", "SystickSpec", "CoreSpec", "CoreName", "TimingSpec",
-    "Pair16Spec", "PairingSpec", "PowerSpec", "RunRangeSpec", "RunCurrentSpec",
-    "SleepSpec", "StateSpec", "AccessEnergySpec", "AcceleratorPluginSpec", "Knob", "build",
+    "Pair16Spec", "BranchRefillSpec", "PairingSpec", "PowerSpec", "RunRangeSpec",
+    "RunCurrentSpec", "SleepSpec", "StateSpec", "AccessEnergySpec", "BoardSpec", "ACTIVITY_EVENTS",
+    "AcceleratorPluginSpec", "Knob", "build",
     "knobs", "get",
     "derive", "defaults", "markdown", "META_KEYS", "TIMING_CLASSES",
 ]
@@ -342,6 +343,7 @@ ADDRS = _ListOf(ADDR, "list of addresses")
 STRS = _ListOf(STR, "list of strings")
 RANGE = _Range()
 REG_MAP = _Map(HEXINT, "table {\"offset\" = int}", key_parse=lambda k: int(k, 0))
+REG_NAMES = _Map(HEXINT, "table {NAME = offset}")
 
 
 def _choice_msg(v, choices) -> str:
@@ -762,8 +764,9 @@ class FlashTiming(Spec):
                                default_doc="= the first [flash.wait_states] range", knob=False)
     acr_address: int | None = param(ADDR, None, "address of FLASH_ACR (LATENCY, cache and "
                                     "prefetch enables)", knob=False)
-    acr_reset_value: int | None = param(HEXINT, None, "FLASH_ACR value after reset "
-                                        "(documentation)", min=0, max=0xFFFFFFFF, knob=False)
+    acr_reset_value: int | None = param(HEXINT, None, "FLASH_ACR value after reset (what the "
+                                        "FLASH model holds from reset: LATENCY, prefetch "
+                                        "and cache enables)", min=0, max=0xFFFFFFFF)
     accelerator: AcceleratorSpec | None = table(AcceleratorSpec, "prefetch and line caches "
                                                 "on the flash interface")
 
@@ -844,7 +847,7 @@ class CacheSpec(Spec):
     write_allocate: bool = param(BOOL, True, "a write miss fills the line")
     enabled_at_reset: bool = param(BOOL, False, "enabled before firmware enables it")
     run_enabled: bool = param(BOOL, True, "enabled in the run configuration (ST ICACHE: "
-                              "ICACHE_CR is not modelled)")
+                              "until firmware writes ICACHE_CR; docs/clocks.md)")
     bus: str | None = param(STR, None, "bus it serves (documentation)", knob=False)
     control_address: int | None = param(ADDR, None, "address of its control register "
                                         "(documentation)", knob=False)
@@ -900,12 +903,22 @@ class PeripheralSpec(Spec):
                       max=1 << 32, knob=False)
     irq: int | None = param(INT, None, "NVIC line (IRQn), below mcu.num_irqs", min=0, max=495,
                             knob=False)
+    registers: Mapping = param(REG_NAMES, FrozenMap(), "its registers by name {NAME = offset} "
+                               "(the manual's names: warnings about a register the model does "
+                               "not implement name it)", min=0, max=0xFFFFFFFF, knob=False)
     params: Spec = table(None, "model-specific parameters (below, per model)",
                          dispatch=_params_of, default_instance=True)
 
     @property
     def end(self) -> int:
         return self.base + self.size
+
+    def register_name(self, offset: int) -> str | None:
+        """The catalog's name of the register at `offset` (None: the catalog names none)."""
+        for name, off in self.registers.items():
+            if off == offset:
+                return name
+        return None
 
 
 # Accelerator plugins (docs/accelerators.md): a catalog entry names its Python class as
@@ -1160,6 +1173,23 @@ class Pair16Spec(Spec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BranchRefillSpec(Spec):
+    """[timing.branch_refill]: the taken-branch refill P as a rule instead of one number
+    (Cortex-M3/M4: the TRM's 1-3 "depending on the alignment and width of the target
+    instruction, and whether the processor manages to speculate the address early";
+    docs/timing.md). Branches the decoder resolves (B, B<cc>, BL; BX/BLX/MOV PC with LR
+    when the previous instruction does not write LR) cost `decode_time`; every other taken
+    branch or PC write costs `branch_taken_refill`; a statically known target that is a
+    32-bit instruction at a halfword (not word) address adds `unaligned_wide_target`."""
+    decode_time: int = param(INT, doc="P of a branch resolved in decode", unit="cycles",
+                             min=0, max=10)
+    unaligned_wide_target: int = param(INT, 0, "extra when the target is a 32-bit "
+                                       "instruction at an address = 2 mod 4", unit="cycles",
+                                       min=0, max=10)
+    max: int = param(INT, 3, "upper bound of P", unit="cycles", min=0, max=10)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PairingSpec(Spec):
     """[timing.pairing]: dual-issue rules (model = dual_issue)."""
     units: Mapping = param(_Map(INT, "table {unit = count}", keys=UNITS), DEFAULT_UNITS,
@@ -1214,6 +1244,8 @@ class TimingSpec(Spec):
     shifted_operand_extra_latency: int = param(INT, 0, "extra result latency of shifted "
                                                "operands", unit="cycles", min=0, max=100)
     pair16_branch: Pair16Spec | None = table(Pair16Spec, "16-bit branch pairing (M33)")
+    branch_refill: BranchRefillSpec | None = table(BranchRefillSpec, "P by branch kind and "
+                                                   "target (M3/M4)")
     branch_mispredict_cycles: int = param(INT, 8, "dual_issue: mispredicted branch",
                                           min=0, max=100)
     branch_mispredict_early_flags_cycles: int = param(
@@ -1330,6 +1362,11 @@ class McuSpec(Spec):
                                  max=MAX_CLOCK_MHZ, default_doc="= clock_mhz")
     reset_clock_mhz: float | None = param(FLOAT, None, "clock right after reset (MSI 4 MHz on "
                                           "STM32L4)", gt=0, max=MAX_CLOCK_MHZ)
+    start_state: str = param(STR, "auto", "auto: the run configuration (clock_mhz, flash "
+                             "latency from the table, accelerators on) until the firmware "
+                             "first touches a clock-control register, then the reset state "
+                             "from cycle 0; reset: the reset state (reset clock and register "
+                             "values) from the start (docs/clocks.md)", choices=("auto", "reset"))
     voltage_range: str = param(STR, None, "regulator range in force: a key of "
                                "[flash.wait_states]", default_doc="= flash.default_range, "
                                "else \"default\"")
@@ -1571,14 +1608,85 @@ class StateSpec(Spec):
                                   knob=False)
 
 
+def _pj(doc: str) -> Any:
+    return param(FLOAT, None, doc, unit="pJ", min=0, max=1e9)
+
+
+# the events mcusim counts (mcusim/power/activity.py) and the key pricing each
+ACTIVITY_EVENTS = ("fetch_word", "data_read", "data_write", "flash_read_through",
+                   "flash_read_around", "cache_fill", "cache_writeback", "bus_byte")
+
+
 @dataclass(frozen=True, kw_only=True)
 class AccessEnergySpec(Spec):
-    """[access_energy]: optional energies per access event, off unless enabled."""
+    """[access_energy]: energies per activity event, added on top of the run currents
+    (which are then the baseline of a core that only spins in its fetch buffer: the
+    datasheet's while(1) row). Off unless enabled. Each is the energy drawn from the supply
+    at `power.datasheet_vdd_v`, scaled to `power.vdd_v` like the currents (docs/power.md)."""
     enabled: bool = param(BOOL, False, "charge the per-event energies")
+    fetch_word_pj: float | None = _pj("per 32-bit word of instructions the core executes "
+                                      "(executed code bytes / 4)")
+    data_read_pj: float | None = _pj("per 32-bit data read of the core (LDM/POP: each "
+                                     "register; LDRD: 2)")
+    data_write_pj: float | None = _pj("per 32-bit data write of the core")
+    flash_read_through_pj: float | None = _pj("per flash read that fills the flash "
+                                              "accelerator or an instruction cache (one read "
+                                              "of the flash width)")
+    flash_read_around_pj: float | None = _pj("per flash read that bypasses them")
+    cache_fill_pj: float | None = _pj("per line fill of a core cache (Cortex-M7 L1, ST "
+                                      "ICACHE): writing the line; its source read is "
+                                      "priced separately")
+    cache_writeback_pj: float | None = _pj("per dirty line written back")
+    bus_byte_pj: float | None = _pj("per byte moved by another bus master (DMA)")
     energies_pj: Mapping = derived(FrozenMap())
-    __pattern__ = (r"^[a-z][a-z0-9_]*_pj$", Param(FLOAT, doc="energy per event "
-                   "(<event>_pj: flash_read_pj, sram_read_pj, instr_mac_pj, ...)",
+    __pattern__ = (r"^instr_[a-z][a-z0-9_]*_pj$", Param(FLOAT, doc="energy per executed "
+                   "instruction of a class (instr_<class>_pj: instr_mac_pj, ...)",
                    unit="pJ", min=0, max=1e9))
+
+    def events_pj(self) -> dict:
+        """{event: pJ} of every energy given (declared events and instr_<class>)."""
+        out = {e: getattr(self, f"{e}_pj") for e in ACTIVITY_EVENTS
+               if getattr(self, f"{e}_pj") is not None}
+        out.update({k[:-3]: v for k, v in self.energies_pj.items()})
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class BoardSpec(Spec):
+    """[board]: what a measurement of the board's supply rail includes besides the MCU's
+    modelled current (docs/power.md "Board domain")."""
+    description: str | None = param(STR, None, "the board and the rail measured",
+                                    knob=False)
+    extra_ua: float = param(FLOAT, 0.0, "current on the measured rail besides the MCU's "
+                            "modelled current, in every power state", min=0, max=1e7)
+    peripherals_ua_per_mhz: float = param(FLOAT, 0.0, "clocked peripherals the firmware "
+                                          "keeps on beyond the datasheet conditions (Run and "
+                                          "Sleep), scaled like the run currents",
+                                          min=0, max=1e6)
+
+
+class _Curve(Kind):
+    name = "list of [x, y] numbers, x increasing"
+
+    def parse(self, v, p):
+        if not isinstance(v, (list, tuple)) or not v:
+            raise Invalid(f"must be a non-empty list of [x, y] pairs, got {v!r}")
+        out = []
+        for i, xy in enumerate(v):
+            if not (isinstance(xy, (list, tuple)) and len(xy) == 2):
+                raise Invalid(f"[{i}] must be a pair [x, y], got {xy!r}")
+            x, y = (FLOAT.parse(a, _PLAIN) for a in xy)
+            if out and x <= out[-1][0]:
+                raise Invalid(f"[{i}] x = {x:g} is not above the previous {out[-1][0]:g}")
+            _bounds(y, p)
+            out.append((x, y))
+        return tuple(out)
+
+    def toml(self, v):
+        return "[" + ", ".join(f"[{_num(x)}, {_num(y)}]" for x, y in v) + "]"
+
+
+CURVE = _Curve()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1594,6 +1702,17 @@ class PowerSpec(Spec):
     vdd_range_v: tuple | None = param(RANGE, None, "legal supply range [low, high]", unit="V")
     regulator: str = param(STR, "ldo", "ldo: currents independent of VDD; smps: constant "
                            "power", choices=("ldo", "smps"))
+    smps_power_ratio: tuple | None = param(CURVE, None, "SMPS: input power at a supply "
+                                           "voltage relative to that at datasheet_vdd_v, "
+                                           "[[vdd_v, ratio], ...] interpolated (absent: "
+                                           "constant power, ratio 1)", min=0.1, max=10)
+    data_status: str = param(STR, "placeholder", "sourced: every value cites a datasheet, "
+                             "manual, paper or public measurement, or is derived from them; "
+                             "placeholder: some are not (outputs say so)",
+                             choices=("sourced", "placeholder"), knob=False)
+    data_reason: str | None = param(STR, None, "why the data is a placeholder, or where "
+                                    "the sourced data comes from (shown with the results)",
+                                    knob=False)
     default_range: str = param(STR, None, "voltage range when the MCU names none",
                                default_doc="the first [run.<range>]", knob=False)
     default_location: str = param(STR, "flash_accel_on", "code location when none is given",
@@ -1605,6 +1724,8 @@ class PowerSpec(Spec):
     states: Mapping = table_map(StateSpec, "deep low-power states")
     access_energy: AccessEnergySpec = table(AccessEnergySpec, "per-access energies",
                                             default_instance=True)
+    board: BoardSpec = table(BoardSpec, "what the measured supply rail includes besides "
+                             "the MCU", default_instance=True)
     source_path: str = derived("", compare=False)
     raw: dict = derived(compare=False)
     origins: Mapping = derived(FrozenMap(), compare=False)
@@ -1951,17 +2072,20 @@ def _emit(obj: Spec, prefix: str, origins: Mapping, raw: dict, label, out: list)
 
 _DOC_ORDER = (McuSpec, MemoryRegion, FlashTiming, WsRow, AcceleratorSpec, CacheSpec,
               PeripheralSpec, SystickSpec, AcceleratorPluginSpec, CoreSpec, TimingSpec,
-              Pair16Spec, PairingSpec,
-              PowerSpec, RunRangeSpec, RunCurrentSpec, SleepSpec, StateSpec, AccessEnergySpec)
+              Pair16Spec, BranchRefillSpec, PairingSpec,
+              PowerSpec, RunRangeSpec, RunCurrentSpec, SleepSpec, StateSpec, AccessEnergySpec,
+              BoardSpec)
 _DOC_PATH = {
     McuSpec: "[mcu]", MemoryRegion: "[memory.<name>]", FlashTiming: "[flash]",
     WsRow: "[flash.wait_states] rows", AcceleratorSpec: "[flash.accelerator]",
     CacheSpec: "[caches.<name>]", PeripheralSpec: "[peripherals.<name>]",
     SystickSpec: "[systick]", AcceleratorPluginSpec: "[[accelerators]]", CoreSpec: "[core]",
     TimingSpec: "[timing]",
-    Pair16Spec: "[timing.pair16_branch]", PairingSpec: "[timing.pairing]", PowerSpec: "[power]",
+    Pair16Spec: "[timing.pair16_branch]", BranchRefillSpec: "[timing.branch_refill]",
+    PairingSpec: "[timing.pairing]", PowerSpec: "[power]",
     RunRangeSpec: "[run.<range>]", RunCurrentSpec: "[run.<range>.<location>]",
     SleepSpec: "[sleep]", StateSpec: "[states.<name>]", AccessEnergySpec: "[access_energy]",
+    BoardSpec: "[board]",
 }
 
 
@@ -2015,7 +2139,7 @@ def _md_table(cls) -> list[str]:
     pat = getattr(cls, "__pattern__", None)
     if pat:
         p = pat[1]
-        lines.append(f"| `<event>_pj` | {p.kind.name} | pJ | — | {_md_range(p)} | "
+        lines.append(f"| `instr_<class>_pj` | {p.kind.name} | pJ | — | {_md_range(p)} | "
                      f"{_md_cell(p.doc)} |")
     return lines + [""]
 

@@ -33,6 +33,13 @@ class Clock:
         for fn in self._listeners:
             fn(hz)
 
+    def restart(self, hz: float) -> None:
+        """The clock was `hz` from cycle 0 on (the run turned out to start from reset)."""
+        self.hz = float(hz)
+        self.changes = [(0, self.hz)]
+        for fn in self._listeners:
+            fn(self.hz)
+
     def seconds(self, cycles: int) -> float:
         """Simulated seconds of the first `cycles` cycles, piecewise over the changes."""
         total = 0.0

@@ -25,6 +25,8 @@ class Interval:
     causes_end: tuple = ()
     accel_begin: dict | None = None   # accelerator counters at the ends (mcusim/accelerators)
     accel_end: dict | None = None
+    activity: dict | None = None      # activity event counts (mcusim/power/activity.py)
+    activity_begin: tuple | None = None   # (while open) the meter's snapshot at the start
 
 
 @dataclass
@@ -64,6 +66,10 @@ class RunTrace:
     host_seconds: float = 0.0
     host_in_cpu: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    clock_mode: str = "run"           # run | reset | override (mcusim.machine.Machine)
+    gpio: list[tuple[int, str, int, int]] = field(default_factory=list)  # pin changes:
+    #                                   (cycle, port "PC", pin, level)
+    activity: dict | None = None      # the run's activity event counts (power/activity.py)
 
     @property
     def clock_hz(self) -> float:
@@ -96,11 +102,14 @@ class RunTrace:
             runtime_error=(sd.error, sd.error_arg) if sd.error else None,
             stack_peak=m.stack_peak, stdout=bytes(m.captured), stderr=bytes(m.captured_err),
             firmware=m.fw, entry_pc=getattr(m, "entry_pc", 0),
-            memory_stats=dict(mm.stats) if mm is not None and hasattr(mm, "stats") else {},
+            memory_stats=(mm.summary() if hasattr(mm, "summary") else dict(mm.stats))
+            if mm is not None and hasattr(mm, "stats") else {},
             system_stats=m.system.stats(),
             verify=m.verifier.summary() if m.verifier is not None else None,
             accelerators=m.accelerators.summary() if m.accelerators is not None else None,
-            host_seconds=m.host_seconds, host_in_cpu=cpu.host_in_cpu, warnings=sorted(m.warned))
+            host_seconds=m.host_seconds, host_in_cpu=cpu.host_in_cpu, warnings=sorted(m.warned),
+            clock_mode=getattr(m, "clock_mode", "run"), gpio=list(getattr(m, "gpio_log", ())),
+            activity=sd.activity_total() if hasattr(sd, "activity_total") else None)
 
     def region_at(self, addr: int):
         """The catalog memory region holding `addr` (aliases included), or None."""

@@ -26,9 +26,8 @@ the tests check what it printed on its console against the reference manuals:
     reset clock (zero wait states);
   * legal start-up code produces no simulator warnings, and the run exits 0.
 
-What today's simulator does not model yet is marked xfail(strict=True) with the missing
-piece named, so each case flips to a pass (and the mark must go) when its model lands.
-The register facts behind every expectation: docs/research/stm32-startup.md.
+The register facts behind every expectation: docs/research/stm32-startup.md; how the
+simulator decides the clock of a run: docs/clocks.md.
 """
 
 from __future__ import annotations
@@ -125,120 +124,8 @@ def brr_for(kernel, lpuart):
     return (kernel * 256 + BAUD // 2) // BAUD if lpuart else (kernel + BAUD // 2) // BAUD
 
 
-# ---- what today's simulator lacks (each mark names it; strict: remove when it passes) ----
-
-def _r(what):
-    return f"issue 10: {what}"
-
-
-H7_SUPPLY = _r("PWR_CR3 reset value (SMPSEN|LDOEN = 0x6) and PWR_CSR1.ACTVOSRDY / "
-               "PWR_SRDCR.VOSRDY not modelled: SystemClock_Config stops at the supply/VOS0 step")
-U5_VOS = _r("PWR_VOSR.VOSRDY/BOOSTRDY and PWR_SVMSR.ACTVOSRDY not modelled: "
-            "SystemClock_Config times out waiting for VOSRDY")
-RESET_CLOCK = _r("the core runs at the catalog's run clock from reset instead of the reset "
-                 "clock (MSI 4 MHz / HSI16 / HSI 64 MHz); RCC does not drive the clock")
-L4_CSR = _r("RCC_CSR reset value not modelled (MSISRANGE = 6, 4 MHz, used while MSIRGSEL = 0)")
-U5_MSIS = _r("RCC_ICSCR1/RCC_CSR reset values not modelled (MSISRANGE/MSISSRANGE = 4, 4 MHz): "
-             "the firmware reads MSIS range 0 = 48 MHz")
-GPIO = _r("GPIO registers not modelled (BSRR/ODR/IDR read back 0)")
-KERNEL = _r("U(S)ART frame time uses the core clock, not the kernel clock selected in RCC "
-            "(CCIPR/CDCCIP2R/CCIPR1) and the APB prescaler")
-G0_FAST = _r("fast mode: G0 flash prefetch/instruction cache not modelled, every fetch pays the "
-             "wait states (spin-wait and loop cycles differ from --mode detailed)")
-
-XFAIL = {
-    # test -> {(part, variant): reason}
-    "completes": {
-        ("stm32h7a3", "max"): H7_SUPPLY,
-        ("stm32u585", "max"): U5_VOS,
-    },
-    "printed_clock": {
-        ("stm32l4r5", "reset"): L4_CSR,
-        ("stm32h7a3", "max"): H7_SUPPLY,
-        ("stm32u585", "max"): U5_VOS,
-        ("stm32u585", "reset"): U5_MSIS,
-    },
-    "clock_in_force": {
-        ("stm32l4r5", "reset"): RESET_CLOCK,
-        ("stm32g0b1", "reset"): RESET_CLOCK,
-        ("stm32h7a3", "max"): H7_SUPPLY,
-        ("stm32h7a3", "reset"): RESET_CLOCK,
-        ("stm32u585", "max"): U5_VOS,
-        ("stm32u585", "reset"): RESET_CLOCK,
-    },
-    "delay_cycles": {
-        ("stm32h7a3", "max"): H7_SUPPLY,
-        ("stm32u585", "max"): U5_VOS,
-        ("stm32u585", "reset"): U5_MSIS,
-    },
-    "delay_host_time": {
-        ("stm32l4r5", "reset"): RESET_CLOCK,
-        ("stm32g0b1", "reset"): RESET_CLOCK,
-        ("stm32h7a3", "max"): H7_SUPPLY,
-        ("stm32h7a3", "reset"): RESET_CLOCK,
-        ("stm32u585", "max"): U5_VOS,
-        ("stm32u585", "reset"): RESET_CLOCK,
-    },
-    "uart_line_time": {
-        ("stm32l4r5", "max"): KERNEL,
-        ("stm32l4r5", "reset"): KERNEL,
-        ("stm32g0b1", "max"): G0_FAST,
-        ("stm32h7a3", "max"): H7_SUPPLY,
-        ("stm32u585", "max"): U5_VOS,
-        ("stm32u585", "reset"): U5_MSIS,
-    },
-    "flash_acr": {
-        ("stm32l4r5", "max"): _r("FLASH_ACR reads 0 until written (reset 0x600): the HAL's "
-                                 "read-modify-write of LATENCY clears ICEN/DCEN"),
-        ("stm32l4r5", "reset"): _r("FLASH_ACR reset value 0x600 (ICEN|DCEN) not modelled"),
-        ("stm32g0b1", "max"): _r("G0 FLASH_ACR reset value (ICEN = 1) not modelled"),
-        ("stm32g0b1", "reset"): _r("G0 FLASH_ACR reset value (ICEN = 1) not modelled"),
-        ("stm32h7a3", "max"): H7_SUPPLY,
-        ("stm32h7a3", "reset"): _r("H7A3 FLASH_ACR reset value 0x13 (LATENCY 3, WRHIGHFREQ 1) "
-                                   "not modelled"),
-        ("stm32u585", "max"): U5_VOS,
-    },
-    "gpio": {
-        ("stm32l4r5", "max"): GPIO, ("stm32l4r5", "reset"): GPIO,
-        ("stm32g0b1", "max"): GPIO, ("stm32g0b1", "reset"): GPIO,
-        ("stm32h7a3", "max"): H7_SUPPLY, ("stm32h7a3", "reset"): GPIO,
-        ("stm32u585", "max"): U5_VOS, ("stm32u585", "reset"): GPIO,
-    },
-    "icache": {
-        ("stm32u585", "max"): U5_VOS,
-        ("stm32u585", "reset"): _r("U5 ICACHE registers not modelled (ICACHE_CR reads 0, "
-                                   "EN not kept; cache taken as always on)"),
-    },
-    "no_warnings": {
-        ("stm32l4r5", "max"): GPIO + "; warns on every GPIO access",
-        ("stm32l4r5", "reset"): GPIO + "; warns on every GPIO access",
-        ("stm32g0b1", "max"): _r("FLASH_ACR.LATENCY warning at the 16 MHz reset clock; SYSCFG "
-                                 "and GPIO (IOPORT) unmodelled-range warnings"),
-        ("stm32g0b1", "reset"): _r("FLASH_ACR.LATENCY warning at the 16 MHz reset clock; SYSCFG "
-                                   "and GPIO (IOPORT) unmodelled-range warnings"),
-        ("stm32h7a3", "max"): H7_SUPPLY + "; FMC_BCR1 write warns",
-        ("stm32h7a3", "reset"): _r("FMC_BCR1 (SystemInit) and GPIO unmodelled-range warnings"),
-        ("stm32u585", "max"): U5_VOS + "; FLASH_ACR.LATENCY warning at the 4 MHz reset clock",
-        ("stm32u585", "reset"): _r("FLASH_ACR.LATENCY warning at the 4 MHz reset clock; GPIO "
-                                   "and ICACHE unmodelled-range warnings"),
-    },
-}
-XFAIL_LOOP = {
-    "stm32l4r5": _r("FLASH_ACR reset value lost (ICEN/DCEN): the ART is modelled off at 5 wait "
-                    "states, the loop costs 9 cycles a pass instead of the reset clock's 4"),
-    "stm32g0b1": G0_FAST,
-    "stm32h7a3": H7_SUPPLY,
-    "stm32u585": U5_VOS,
-}
-
-
 def params(test):
-    out = []
-    for (part, variant) in CASES:
-        reason = XFAIL.get(test, {}).get((part, variant))
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        out.append(pytest.param(part, variant, id=f"{part}-{variant}", marks=marks))
-    return out
+    return [pytest.param(part, variant, id=f"{part}-{variant}") for (part, variant) in CASES]
 
 
 # ---- running -----------------------------------------------------------------------------
@@ -395,9 +282,7 @@ def test_icache(runs, part, variant):
     assert cr & 0b101 == 0b101 and sr & 1 == 0, run.explain()
 
 
-@pytest.mark.parametrize("part", [
-    pytest.param(p, marks=[pytest.mark.xfail(strict=True, reason=XFAIL_LOOP[p])]
-                 if p in XFAIL_LOOP else []) for p in PARTS])
+@pytest.mark.parametrize("part", PARTS)
 def test_loop_hides_wait_states(runs, part):
     """A subs/bne loop in one flash line costs the same at the maximum clock (wait states
     behind the ART / prefetch / instruction cache the firmware has on) as at the reset

@@ -69,9 +69,9 @@
 #define CONSOLE_KERNEL_HZ 64000000u         /* rcc_pclk1 = HSI 64 MHz after reset */
 #define CONSOLE_IS_LPUART 0
 #define RCC_BASE 0x58024400u
-#define CONSOLE_CLK_EN_REG  (RCC_BASE + 0xE8u)  /* RCC_APB1LENR */
+#define CONSOLE_CLK_EN_REG  (RCC_BASE + 0x148u) /* RCC_APB1LENR (H7A3: 0x148, CMSIS RCC_TypeDef) */
 #define CONSOLE_CLK_EN_BIT  (1u << 18)          /* USART3EN */
-#define CONSOLE_GPIO_EN_REG (RCC_BASE + 0xE0u)  /* RCC_AHB4ENR */
+#define CONSOLE_GPIO_EN_REG (RCC_BASE + 0x140u) /* RCC_AHB4ENR (0x0E0 is the H74x offset) */
 #define CONSOLE_GPIO_EN_BIT (1u << 3)           /* GPIODEN */
 #define CONSOLE_GPIO_BASE 0x58020C00u           /* GPIOD: PD8 TX, PD9 RX */
 #define CONSOLE_TX_PIN 8

@@ -39,6 +39,26 @@ class Peripheral:
     def write_word(self, off: int, value: int, mask: int = 0xFFFFFFFF) -> None:
         pass
 
+    def register_label(self, off: int) -> str:
+        """`RCC_CIFR (0x4002101C)`: the catalog's name of the register at `off` (prefixed
+        with the peripheral's name), or `rcc+0x01C (0x4002101C)` where the catalog names
+        none."""
+        spec = self.spec
+        addr = f"0x{spec.base + off:08X}" if spec is not None else f"+0x{off:X}"
+        name = spec.register_name(off) if spec is not None else None
+        if name is not None:
+            return f"{self.name.upper()}_{name} ({addr})"
+        return f"{self.name}+0x{off:03X} ({addr})"
+
+    def unmodelled_read(self, off: int, value: int = 0, what: str = "") -> int:
+        """A read of a register this model does not implement: warn once per register,
+        naming it from the catalog; returns `value` (what the register file holds)."""
+        if self.m is not None:
+            self.m.warn_once(f"unmodelled-reg-{self.name}-{off:x}",
+                             f"read of {self.register_label(off)}, which mcusim does not "
+                             f"model{what}: reads 0x{value:08X}")
+        return value
+
 
 class Unmodelled(Peripheral):
     """A declared peripheral range whose registers are not modelled: reads as zero,

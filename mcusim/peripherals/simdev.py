@@ -23,6 +23,18 @@ class SimDevice:
         self.error_arg = 0
         self._cyc_hi = 0
         self.find_id = 0              # DEV_FIND: an accelerator's ID value to look for
+        self._meter = None            # activity counts per layer/window (power/activity.py)
+
+    def meter(self):
+        if self._meter is None:
+            from mcusim.power.activity import Meter
+            self._meter = Meter(self.m)
+        return self._meter
+
+    def activity_total(self) -> dict | None:
+        """The run's activity event counts (None when the core has no timing model)."""
+        mt = self.meter()
+        return mt.total() if mt.profiles is not None else None
 
     def read(self, off: int, size: int) -> int:
         if off == 0x000:
@@ -47,6 +59,7 @@ class SimDevice:
         elif off == 0x004:
             iv = Interval(value, self.next_op, self.next_macs, m.now_precise())
             iv.causes_begin = m.cause_snapshot()
+            iv.activity_begin = self.meter().snapshot()
             if m.accelerators is not None:
                 iv.accel_begin = m.accelerators.snapshot(iv.begin)
             self._open_layers[value] = iv
@@ -55,11 +68,13 @@ class SimDevice:
             if iv is not None:
                 iv.end = m.now_precise()
                 iv.causes_end = m.cause_snapshot()
+                iv.activity, iv.activity_begin = self.meter().since(iv.activity_begin), None
                 if m.accelerators is not None:
                     iv.accel_end = m.accelerators.snapshot(iv.end)
                 self.layers.append(iv)
         elif off == 0x014:
             iv = Interval(value, 0, 0, m.now_precise())
+            iv.activity_begin = self.meter().snapshot()
             if m.accelerators is not None:
                 iv.accel_begin = m.accelerators.snapshot(iv.begin)
             self._open_windows[value] = iv
@@ -67,6 +82,7 @@ class SimDevice:
             iv = self._open_windows.pop(value, None)
             if iv is not None:
                 iv.end = m.now_precise()
+                iv.activity, iv.activity_begin = self.meter().since(iv.activity_begin), None
                 if m.accelerators is not None:
                     iv.accel_end = m.accelerators.snapshot(iv.end)
                 self.windows.append(iv)

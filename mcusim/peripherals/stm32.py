@@ -1,5 +1,6 @@
-"""STM32 peripherals that firmware touches before and around main: RCC, PWR, FLASH
-interface, USART/LPUART and the basic timers (TIM6/TIM7).
+"""STM32 peripherals that firmware touches before and around main: USART/LPUART and the
+basic timers (TIM6/TIM7) here; RCC (stm32_rcc.py), PWR (stm32_pwr.py), the FLASH interface
+and the U5 ICACHE (stm32_flash.py), GPIO (stm32_gpio.py) and register files (regfile.py).
 
 Register offsets and bits: RM0432 (STM32L4+), RM0444 (STM32G0), RM0455 (STM32H7A3/B3),
 RM0456 (STM32U5). Where families differ, the difference is a table below, not a branch.
@@ -7,210 +8,48 @@ RM0456 (STM32U5). Where families differ, the difference is a table below, not a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mcusim.peripherals import register
 from mcusim.peripherals.base import Peripheral
-from mcusim.schema import FLOAT, HEXINT, INT, REG_MAP, FrozenMap, Spec, param
 
-# ---------------------------------------------------------------------------------------
-# RCC: ready flags follow enable bits; SYSCLK switch status follows the switch; the core
-# clock follows the PLL configuration where the family's PLL is modelled (L4/L4+).
-# ---------------------------------------------------------------------------------------
+# RCC, PWR, FLASH, ICACHE, GPIO and register files live in their own modules (imported
+# here so that every STM32 model registers with the catalog schema).
+from mcusim.peripherals.regfile import (PlainRegisterFile, RegisterFile,  # noqa: E402,F401
+                                        RegisterFileParams)
+from mcusim.peripherals.stm32_flash import FlashParams, Stm32Flash, Stm32Icache  # noqa: E402,F401
+from mcusim.peripherals.stm32_gpio import Stm32Gpio  # noqa: E402,F401
+from mcusim.peripherals.stm32_pwr import PwrParams, Stm32Pwr  # noqa: E402,F401
+from mcusim.peripherals.stm32_rcc import RccParams, Stm32Rcc  # noqa: E402,F401
 
-# Per family: (register offset, enable bit, ready bit) pairs, CFGR offset and SW/SWS fields.
-_RCC_FAMILIES = {
-    # RM0432 6.4: CR MSION0/MSIRDY1 HSION8/HSIRDY10 HSEON16/HSERDY17 PLLON24/PLLRDY25
-    # PLLSAI1 26/27 PLLSAI2 28/29; BDCR LSEON0/LSERDY1 (0x90); CSR LSION0/LSIRDY1 (0x94);
-    # CRRCR HSI48ON0/RDY1 (0x98). CFGR 0x08: SW[1:0], SWS[3:2].
-    "stm32l4-rcc": dict(ready=[(0x00, 0, 1), (0x00, 8, 10), (0x00, 16, 17), (0x00, 24, 25),
-                               (0x00, 26, 27), (0x00, 28, 29), (0x90, 0, 1), (0x94, 0, 1),
-                               (0x98, 0, 1)],
-                        cfgr=0x08, sw_bits=2, sws_shift=2, reset={0x00: 0x63, 0x0C: 0x1000}),
-    # RM0444 5.4: CR HSION8/HSIRDY10 HSEON16/HSERDY17 PLLON24/PLLRDY25; CFGR 0x08 SW[2:0]
-    # SWS[5:3]; CSR LSION0/LSIRDY1 (0x60); BDCR LSEON0/LSERDY1 (0x5C).
-    "stm32g0-rcc": dict(ready=[(0x00, 8, 10), (0x00, 16, 17), (0x00, 24, 25), (0x5C, 0, 1),
-                               (0x60, 0, 1)],
-                        cfgr=0x08, sw_bits=3, sws_shift=3, reset={0x00: 0x500}),
-    # RM0455 7.7: CR HSION0/HSIRDY2 CSION7/CSIRDY8 HSI48ON12/RDY13 HSEON16/RDY17
-    # PLL1ON24/RDY25 PLL2 26/27 PLL3 28/29; CFGR 0x10 SW[2:0] SWS[5:3].
-    "stm32h7-rcc": dict(ready=[(0x00, 0, 2), (0x00, 7, 8), (0x00, 12, 13), (0x00, 16, 17),
-                               (0x00, 24, 25), (0x00, 26, 27), (0x00, 28, 29)],
-                        cfgr=0x10, sw_bits=3, sws_shift=3, reset={0x00: 0x25}),
-    # RM0456 11.8: CR MSISON0/MSISRDY2 HSION8/HSIRDY10 HSI48ON12/RDY13 HSEON16/RDY17
-    # PLL1ON24/RDY25 PLL2 26/27 PLL3 28/29; CFGR1 0x1C SW[1:0] SWS[3:2].
-    "stm32u5-rcc": dict(ready=[(0x00, 0, 2), (0x00, 8, 10), (0x00, 12, 13), (0x00, 16, 17),
-                               (0x00, 24, 25), (0x00, 26, 27), (0x00, 28, 29)],
-                        cfgr=0x1C, sw_bits=2, sws_shift=2, reset={0x00: 0x35}),
-}
-
-# L4 MSI ranges (RM0432 6.4.1 MSIRANGE): MHz
-_L4_MSI_MHZ = [0.1, 0.2, 0.4, 0.8, 1, 2, 4, 8, 16, 24, 32, 48]
-
-
-@dataclass(frozen=True, kw_only=True)
-class RegisterFileParams(Spec):
-    """a register file; `reset` overrides register reset values."""
-    reset: FrozenMap = param(REG_MAP, FrozenMap(), "register values after reset "
-                             "{\"offset\" = value}", min=0, max=0xFFFFFFFF)
-
-
-class _RegisterFile(Peripheral):
-    Params = RegisterFileParams
-
-    def __init__(self, machine, spec, reset: dict | None = None):
-        super().__init__(machine, spec)
-        self.regs: dict[int, int] = dict(reset or {})
-        self.regs.update(self.params.reset)
-
-    def read_word(self, off: int) -> int:
-        return self.regs.get(off, 0)
-
-    def write_word(self, off: int, value: int, mask: int = 0xFFFFFFFF) -> None:
-        self.regs[off] = (self.regs.get(off, 0) & ~mask) | (value & mask)
-
-
-@dataclass(frozen=True, kw_only=True)
-class RccParams(RegisterFileParams):
-    """RCC: ready flags follow enables; SYSCLK from the PLL (STM32L4/L4+)."""
-    hse_hz: float = param(FLOAT, 8e6, "HSE crystal frequency (SYSCLK/PLL source)", gt=0,
-                          max=1e9)
-
-
-@register("stm32l4-rcc", "stm32g0-rcc", "stm32h7-rcc", "stm32u5-rcc")
-class Stm32Rcc(_RegisterFile):
-    Params = RccParams
-
-    def __init__(self, machine, spec):
-        fam = _RCC_FAMILIES[spec.model]
-        super().__init__(machine, spec, fam["reset"])
-        self.fam = fam
-        self.family = spec.model
-
-    def write_word(self, off: int, value: int, mask: int = 0xFFFFFFFF) -> None:
-        super().write_word(off, value, mask)
-        v = self.regs[off]
-        for reg, en, rdy in self.fam["ready"]:
-            if reg == off:
-                v = (v | (1 << rdy)) if v >> en & 1 else (v & ~(1 << rdy))
-        self.regs[off] = v
-        cfgr = self.fam["cfgr"]
-        if off == cfgr:
-            swmask = (1 << self.fam["sw_bits"]) - 1
-            sw = v & swmask
-            v = (v & ~(swmask << self.fam["sws_shift"])) | (sw << self.fam["sws_shift"])
-            self.regs[off] = v
-            self._apply_clock()
-
-    def _apply_clock(self) -> None:
-        hz = self.sysclk_hz()
-        if hz:
-            self.m.set_clock(hz, source="RCC")
-
-    def sysclk_hz(self) -> float | None:
-        """SYSCLK/HCLK from the register state, where the family is modelled (L4/L4+)."""
-        if self.family != "stm32l4-rcc":
-            return None
-        cr = self.regs.get(0x00, 0)
-        cfgr = self.regs.get(0x08, 0)
-        sw = cfgr & 3
-        msi = _L4_MSI_MHZ[min(11, (cr >> 4) & 0xF)] * 1e6
-        hse = self.params.hse_hz
-        if sw == 0:
-            sys = msi
-        elif sw == 1:
-            sys = 16e6
-        elif sw == 2:
-            sys = hse
-        else:
-            p = self.regs.get(0x0C, 0x1000)
-            src = p & 3
-            fin = {1: msi, 2: 16e6, 3: hse}.get(src, 0.0)
-            m = ((p >> 4) & 0xF) + 1          # RM0432: PLLM[3:0] at [7:4], /1../16
-            n = (p >> 8) & 0x7F
-            r = 2 * (((p >> 25) & 3) + 1)
-            if not fin or n < 8:
-                return None
-            sys = fin / m * n / r
-        hpre = (cfgr >> 4) & 0xF
-        div = 1 if hpre < 8 else (2, 4, 8, 16, 64, 128, 256, 512)[hpre - 8]
-        return sys / div
-
-
-@dataclass(frozen=True, kw_only=True)
-class PwrParams(RegisterFileParams):
-    """PWR: status bits read back set; the low-power mode field."""
-    status: FrozenMap = param(REG_MAP, FrozenMap(), "bits ORed into reads {\"offset\" = "
-                              "bits} (voltage scaling done, regulator ready)", min=0,
-                              max=0xFFFFFFFF)
-    lpms_offset: int = param(INT, 0, "offset of the register holding the low-power mode",
-                             min=0, max=0x3FC)
-    lpms_mask: int = param(HEXINT, 0x7, "mask of the low-power mode field (CR1.LPMS on L4)",
-                           min=0, max=0xFFFFFFFF)
-
-
-@register("stm32-pwr")
-class Stm32Pwr(_RegisterFile):
-    """Power controller: a register file; status registers read back 'ready'
-    (voltage scaling done, regulator in main mode) as the catalog's params say:
-    params.status = {offset: value ORed into reads}. Low-power mode bits (CR1.LPMS on L4)
-    are read by the machine on WFI with SLEEPDEEP."""
-
-    Params = PwrParams
-
-    def read_word(self, off: int) -> int:
-        return self.regs.get(off, 0) | self.params.status.get(off, 0)
-
-    def low_power_mode(self) -> int:
-        return self.regs.get(self.params.lpms_offset, 0) & self.params.lpms_mask
-
-
-@dataclass(frozen=True, kw_only=True)
-class FlashParams(RegisterFileParams):
-    """FLASH interface: where FLASH_ACR is."""
-    acr_offset: int = param(INT, 0, "offset of FLASH_ACR in the block", min=0, max=0x3FC)
-
-
-@register("stm32-flash")
-class Stm32Flash(_RegisterFile):
-    """Flash interface: ACR (LATENCY and accelerator enables) is kept for the timing
-    model; the status register reads not-busy. Program/erase are not modelled."""
-
-    Params = FlashParams
-
-    def __init__(self, machine, spec):
-        super().__init__(machine, spec)
-        self.acr_off = self.params.acr_offset
-
-    def write_word(self, off: int, value: int, mask: int = 0xFFFFFFFF) -> None:
-        super().write_word(off, value, mask)
-        if off == self.acr_off:
-            self.m.flash_acr_changed(self.regs[off])
-
-    @property
-    def acr(self) -> int:
-        return self.regs.get(self.acr_off, 0)
+_RegisterFile = RegisterFile
 
 
 # ---------------------------------------------------------------------------------------
 # USART / LPUART (the "v2" register layout shared by L4, G0, H7 and U5; RM0432 40.8)
 # ---------------------------------------------------------------------------------------
 CR1, CR2, CR3, BRR, ISR, ICR, RDR, TDR = 0x00, 0x04, 0x08, 0x0C, 0x1C, 0x20, 0x24, 0x28
+PRESC = 0x2C
 ISR_RXNE, ISR_TC, ISR_TXE, ISR_TEACK, ISR_REACK = 1 << 5, 1 << 6, 1 << 7, 1 << 21, 1 << 22
 CR1_UE, CR1_RE, CR1_TE, CR1_RXNEIE, CR1_TCIE, CR1_TXEIE = 1, 1 << 2, 1 << 3, 1 << 5, 1 << 6, 1 << 7
+CR1_M0, CR1_OVER8, CR1_M1 = 1 << 12, 1 << 15, 1 << 28
+# USART_PRESC.PRESCALER [3:0]: kernel clock divider (RM0432/RM0444/RM0455/RM0456 USART_PRESC)
+PRESC_DIV = (1, 2, 4, 6, 8, 10, 12, 16, 32, 64, 128, 256)
 
 
 @register("stm32-usart", "stm32-lpuart")
 class Stm32Usart(Peripheral):
     """Transmits to the run's output and receives bytes the host queued. Each byte
-    occupies the line for its frame time (start + 8 data + stop bits at the baud rate
-    set in BRR), so polling firmware waits as long as it would on the chip."""
+    occupies the line for its frame time (start bit, 7/8/9 data bits (CR1.M), 0.5-2 stop
+    bits (CR2.STOP)) at the baud rate the kernel clock, PRESC and BRR give, so polling
+    firmware waits as long as it would on the chip. The kernel clock is the one the RCC
+    selects for this instance (CCIPR / CDCCIP2R / CCIPR1); without an RCC model it is the
+    core clock."""
 
     def __init__(self, machine, spec):
         super().__init__(machine, spec)
         self.lp = spec.model == "stm32-lpuart"
         self.cr1 = self.cr2 = self.cr3 = 0
         self.brr = 0
+        self.presc = 0
         self.shift_free_at = 0     # cycle at which the shift register is empty
         self.tdr_free_at = 0       # cycle at which TDR is empty again (TXE)
         self.rx: bytearray = bytearray()
@@ -222,15 +61,39 @@ class Stm32Usart(Peripheral):
         self.rx += data
         self._update_irq()
 
+    def half_bits(self) -> int:
+        """Bits of one frame, in half bits: start + data (CR1 M1:M0: 00 8, 01 9, 10 7) +
+        stop (CR2 STOP [13:12]: 00 1, 01 0.5, 10 2, 11 1.5)."""
+        m = (1 if self.cr1 & CR1_M0 else 0) | (2 if self.cr1 & CR1_M1 else 0)
+        data = {0: 8, 1: 9, 2: 7}.get(m, 8)
+        stop2 = (2, 1, 4, 3)[(self.cr2 >> 12) & 3]
+        return 2 * (1 + data) + stop2
+
     def byte_cycles(self) -> int:
+        """Core cycles of one frame: a bit lasts BRR / fck (USART, 16x oversampling),
+        USARTDIV / (2 fck) with OVER8 (USARTDIV = BRR[15:4] << 4 | BRR[2:0] << 1), or
+        BRR / (256 fck) (LPUART); fck = kernel clock / PRESC."""
         if not self.brr:
             return 0
-        # baud = fck/BRR (USART, oversampling 16) or 256*fck/BRR (LPUART); fck = HCLK
-        # (kernel clock PCLK with APB prescaler 1). 10 bits a frame (8N1).
-        bits = 10
+        core = int(round(self.m.clock_hz))
+        kernel = self.m.kernel_clock_hz(self.name)
+        kernel = core if kernel is None else int(round(kernel))
+        if kernel <= 0:
+            self.m.warn_once(f"{self.name}-kernel", f"{self.name}: its kernel clock is off "
+                             "(RCC): frames are timed at the core clock")
+            kernel = core
+        div = PRESC_DIV[self.presc] if self.presc < len(PRESC_DIV) else 256
+        num = self.half_bits() * core * div
+        den = 2 * kernel
         if self.lp:
-            return max(1, (bits * self.brr) // 256)
-        return max(1, bits * self.brr)
+            num *= self.brr
+            den *= 256
+        elif self.cr1 & CR1_OVER8:
+            num *= (self.brr & ~0xF) | ((self.brr & 7) << 1)
+            den *= 2
+        else:
+            num *= self.brr
+        return max(1, num // den)
 
     def _isr(self, now: int) -> int:
         v = 0
@@ -293,6 +156,8 @@ class Stm32Usart(Peripheral):
             return self.cr3
         if off == BRR:
             return self.brr
+        if off == PRESC:
+            return self.presc
         return 0
 
     def write_word(self, off: int, value: int, mask: int = 0xFFFFFFFF) -> None:
@@ -312,11 +177,13 @@ class Stm32Usart(Peripheral):
             self.cr1 = value & mask | (self.cr1 & ~mask)
             self._update_irq()
         elif off == CR2:
-            self.cr2 = value
+            self.cr2 = value & mask | (self.cr2 & ~mask)
         elif off == CR3:
-            self.cr3 = value
+            self.cr3 = value & mask | (self.cr3 & ~mask)
         elif off == BRR:
             self.brr = value & 0xFFFFF
+        elif off == PRESC:
+            self.presc = value & 0xF
 
     def _update_irq(self) -> None:
         irq = self.spec.irq

@@ -26,7 +26,9 @@ from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_W
 
 from unicorn.arm_const import UC_ARM_REG_EPSR as _EPSR
 
+from mcusim.errors import UserError
 from mcusim.schema import AcceleratorSpec, defaults
+from mcusim.timing.flash_watch import FlashLatencyWatch
 
 _EPSR_T = 1 << 24       # EPSR with T set and ITSTATE clear
 
@@ -68,7 +70,7 @@ class Cache:
         self.sets: list[list[int]] = [[] for _ in range(self.nsets)]   # MRU last
         self.dirty: set[int] = set()
         self._rng = 0x2545F491
-        self.hits = self.misses = self.writebacks = 0
+        self.hits = self.misses = self.writebacks = self.fills = 0
 
     def invalidate(self) -> None:
         self.sets = [[] for _ in range(self.nsets)]
@@ -108,6 +110,7 @@ class Cache:
                 victim_dirty = True
                 self.writebacks += 1
         s.append(ln)
+        self.fills += 1
         if write and self.write_back:
             self.dirty.add(ln)
         return False, victim_dirty
@@ -183,9 +186,17 @@ class MemoryModel:
         self.coster = self.timebase = None     # ports: connect()
         self.flash_acr: int | None = None      # FLASH_ACR as firmware last wrote it
         self.ccr = 0                           # SCB CCR (Cortex-M7 L1 cache enables)
+        self.vrange: str | None = None         # voltage range in force (None: the catalog's)
+        self.st_icache_on: bool | None = None  # ICACHE_CR.EN (None: run configuration)
+        self.latency_watch = FlashLatencyWatch(
+            cpu, [(lo, hi) for lo, hi, r in memory_map.regions if r.kind == "flash"], warn)
         self.t = 0
         self.fetch = FetchUnit()
-        self.stats = {"fetch_stall": 0, "data_stall": 0, "windows": 0, "window_cycles": 0}
+        # stall cycles, windows, and the accesses the detailed model sees by kind (the
+        # energy model prices them; docs/timing.md "Statistics")
+        self.stats = {"fetch_stall": 0, "data_stall": 0, "windows": 0, "window_cycles": 0,
+                      "flash_reads_through": 0, "flash_reads_around": 0, "ram_reads": 0,
+                      "ram_writes": 0}
         self._frac = 0.0                       # fractional stall not yet charged (detailed)
         acc = (self.mcu.flash.accelerator if self.mcu.flash else None) or _NO_ACCELERATOR
         self.acc = acc
@@ -193,16 +204,17 @@ class MemoryModel:
         # caches: the ART lines (flash accelerator), core L1 (M7) or ST ICACHE (U5)
         self.art_i = self.art_d = None
         if acc.icache_lines and acc.line_bytes:
-            self.art_i = Cache(acc.icache_lines * acc.line_bytes, acc.line_bytes,
-                               acc.icache_ways, name="ART I", write_back=False)
+            self.art_i = self._make_cache(acc.icache_lines * acc.line_bytes, acc.line_bytes,
+                                          acc.icache_ways, name="ART I", write_back=False)
         if acc.dcache_lines and acc.line_bytes:
-            self.art_d = Cache(acc.dcache_lines * acc.line_bytes, acc.line_bytes,
-                               acc.dcache_ways, name="ART D", write_back=False)
+            self.art_d = self._make_cache(acc.dcache_lines * acc.line_bytes, acc.line_bytes,
+                                          acc.dcache_ways, name="ART D", write_back=False)
         self.l1_i = self.l1_d = self.st_icache = None
         for name, c in self.mcu.caches.items():
-            cache = Cache(c.size_bytes, c.line_bytes, c.ways, replacement=c.replacement,
-                          name=name, write_back=c.write_policy == "write-back",
-                          write_allocate=c.write_allocate)
+            cache = self._make_cache(c.size_bytes, c.line_bytes, c.ways,
+                                     replacement=c.replacement, name=name,
+                                     write_back=c.write_policy == "write-back",
+                                     write_allocate=c.write_allocate)
             cache.enabled_at_reset = c.enabled_at_reset
             cache.run_enabled = c.run_enabled
             if c.kind == "st-icache":
@@ -240,10 +252,15 @@ class MemoryModel:
         self.learn_from = 0
         self.window_end = 0
 
+    def _make_cache(self, size_bytes, line_bytes, ways, **kw) -> Cache:
+        """A cache of the model (the native model keeps its lines in C)."""
+        return Cache(size_bytes, line_bytes, ways, **kw)
+
     def connect(self, coster, timebase) -> None:
         """Connect the ports: the coster (cycle ledger) and the timebase. Detailed mode
         hooks every access from the start; fast mode opens its first sampling window."""
         self.coster, self.timebase = coster, timebase
+        self.latency_watch.connect(timebase)
         if self.mode == "detailed":
             if self.any_stall_possible:
                 self._install_hooks()
@@ -257,6 +274,31 @@ class MemoryModel:
     def set_ccr(self, value: int) -> None:
         """SCB CCR written (IC/DC: the Cortex-M7 L1 caches on or off)."""
         self.ccr = value
+
+    def set_voltage_range(self, name: str) -> None:
+        """The regulator's range in force (PWR): the wait-state table row for the check."""
+        self.vrange = name
+
+    def set_st_icache(self, enabled: bool, ways: int, invalidate: bool) -> None:
+        """ICACHE_CR written: EN, WAYSEL (associativity), CACHEINV (invalidate)."""
+        c = self.st_icache
+        if c is None:
+            return
+        self.st_icache_on = enabled
+        if ways != c.ways:
+            # one cache per associativity (ICACHE_CR.WAYSEL), made once, cold when chosen
+            alt = self.__dict__.setdefault("_st_icache_by_ways", {c.ways: c})
+            new = alt.get(ways)
+            if new is None:
+                make = getattr(self, "_make_cache", None)
+                new = make(c.size, c.line, ways, name=c.name) if make is not None else \
+                    Cache(c.size, c.line, ways, name=c.name)
+                new.enabled_at_reset, new.run_enabled = c.enabled_at_reset, c.run_enabled
+                alt[ways] = new
+            new.invalidate()
+            self.st_icache = new
+        elif invalidate:
+            c.invalidate()
 
     # The Unicorn #2309 workaround in _hook_mem (a test turns it off to show --verify
     # catching the bug it fixes).
@@ -280,9 +322,17 @@ class MemoryModel:
         """Wait states and enables from the clock, FLASH_ACR and SCB CCR."""
         mcu = self.mcu
         mhz = self.clock.hz / 1e6
-        table_ws = mcu.flash_wait_states(mhz) if mcu.flash is not None else None
         acc = self.acc
         acr = self._acr()
+        rng = self.vrange if mcu.flash is not None and self.vrange in mcu.flash.ws_tables \
+            else None
+        over = None
+        try:
+            table_ws = mcu.flash_wait_states(mhz, rng) if mcu.flash is not None else None
+        except UserError as e:
+            if acr is None:
+                raise
+            table_ws, over = None, str(e)     # above the range's maximum: checked below
         lat_mask = acc.acr_latency_mask
         if mcu.flash is None:
             ws, prefetch, icen, dcen = table_ws, False, False, False
@@ -295,12 +345,19 @@ class MemoryModel:
             dcen = self.art_d is not None
         else:
             ws = acr & lat_mask
-            if ws < table_ws and not self.warned_latency:
-                self.warned_latency = True
-                self.warn("flash-latency",
-                          f"FLASH_ACR.LATENCY = {ws} is below the {table_ws} wait states "
-                          f"{mcu.name} needs at {mhz:g} MHz: a real chip would read wrong "
-                          "data; timing uses LATENCY")
+            # a warning only when flash is read while the configuration is illegal
+            # (timing/flash_watch.py): not for a moment between two legal register writes
+            where = f" in voltage range {rng}" if rng else ""
+            if over is not None:
+                self.latency_watch.set(f"flash read at {mhz:g} MHz{where}: {over}; a real "
+                                       "chip would read wrong data; timing uses LATENCY")
+            elif ws < table_ws:
+                self.latency_watch.set(
+                    f"FLASH_ACR.LATENCY = {ws} is below the {table_ws} wait states "
+                    f"{mcu.name} needs at {mhz:g} MHz{where} when code runs from flash: a "
+                    "real chip would read wrong data; timing uses LATENCY")
+            else:
+                self.latency_watch.set(None)
             prefetch = acc.prefetch and bool(acr >> acc.acr_prften_bit & 1)
             icen = self.art_i is not None and bool(acr >> acc.acr_icen_bit & 1)
             dcen = self.art_d is not None and bool(acr >> acc.acr_dcen_bit & 1)
@@ -314,9 +371,10 @@ class MemoryModel:
         ccr = self.ccr
         l1i_on = self.l1_i is not None and bool(ccr & _CCR_IC)
         l1d_on = self.l1_d is not None and bool(ccr & _CCR_DC)
-        # U5 ICACHE: ICACHE_CR is not modelled (an unmodelled register window), so the run
-        # configuration applies: enabled, as HAL_ICACHE_Enable() leaves it.
-        st_on = self.st_icache is not None and self.st_icache.run_enabled
+        # U5 ICACHE: ICACHE_CR.EN once firmware (or the reset state) set it; before that the
+        # run configuration: enabled, as HAL_ICACHE_Enable() leaves it.
+        st_on = self.st_icache is not None and (
+            self.st_icache.run_enabled if self.st_icache_on is None else self.st_icache_on)
         self.config = dict(flash_ws=ws, prefetch=prefetch, art_icache=icen, art_dcache=dcen,
                            l1_icache=l1i_on, l1_dcache=l1d_on, st_icache=st_on, ccr=ccr)
         for name, s in self.sources.items():
@@ -515,6 +573,7 @@ class MemoryModel:
         t = self.t
         if info:
             f = self.fetch
+            counts = self.stats
             for g, e, src in info:
                 if g == f.buf:
                     t += e
@@ -528,6 +587,8 @@ class MemoryModel:
                     st = f.pf_ready - t
                     if st < 0:
                         st = 0
+                    if src.kind == "flash":
+                        counts["flash_reads_through"] += 1
                 elif ic is not None and ic.access(g * gran)[0]:
                     st = 0
                 elif g == f.pf:
@@ -535,9 +596,15 @@ class MemoryModel:
                     if st < 0:
                         st = 0
                     fill = True
+                    if src.kind == "flash":
+                        counts["flash_reads_through" if ic is not None
+                               else "flash_reads_around"] += 1
                 else:
                     st = ws + (f.busy_until - t if f.busy_until > t else 0)
                     fill = True
+                    if src.kind == "flash":
+                        counts["flash_reads_through" if ic is not None
+                               else "flash_reads_around"] += 1
                 stall += st
                 t += st
                 f.buf = g
@@ -602,22 +669,34 @@ class MemoryModel:
                 beats = max(1, dc.line // src.granule)
                 fill = src.rd_ws + (beats - 1) * (1 + src.rd_ws)
                 evict = beats * (1 + src.wr_ws)
+            flash = src.kind == "flash"
             if write:
                 if src.write_through or not dc.write_allocate:
                     dc.access(addr, True) if dc.contains(addr) else None
                     st = src.wr_ws
+                    if not flash:
+                        self.stats["ram_writes"] += 1
                 else:
                     hit, wb = dc.access(addr, True)
                     st = 0 if hit else fill
                     if wb:
                         st += evict
+                    if not hit and flash:
+                        self.stats["flash_reads_through"] += 1
             else:
                 hit, wb = dc.access(addr, False)
                 st = 0 if hit else fill
                 if wb:
                     st += evict
+                if not hit and flash:
+                    self.stats["flash_reads_through"] += 1
         else:
             st = src.wr_ws if write else src.rd_ws
+            if src.kind == "flash":
+                if not write:
+                    self.stats["flash_reads_around"] += 1
+            else:
+                self.stats["ram_writes" if write else "ram_reads"] += 1
         if st:
             self.t += st
             self.stats["data_stall"] += st
@@ -736,6 +815,11 @@ class MemoryModel:
                         ("l1_d", self.l1_d), ("st_icache", self.st_icache)):
             if c is not None:
                 d[f"{name}_hits"], d[f"{name}_misses"] = c.hits, c.misses
+                d[f"{name}_fills"], d[f"{name}_writebacks"] = c.fills, c.writebacks
+        caches = {id(c): c for c in (self.art_i, self.art_d, self.l1_i, self.l1_d,
+                                     self.st_icache) if c is not None}.values()
+        d["cache_fills"] = sum(c.fills for c in caches)
+        d["cache_writebacks"] = sum(c.writebacks for c in caches)
         return d
 
 
