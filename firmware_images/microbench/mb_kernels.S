@@ -229,6 +229,85 @@ mb_\name:
     .endm
 #endif
 
+#if MB_SET == 5 && !MB_V6M
+/* Taken-branch refill P (issue 15, docs/timing.md "Taken-branch refill"): the branch and its
+ * target in every shape of the rule -- a copy is a multiple of 4 bytes, so every copy puts
+ * the target at the same alignment; skipped filler is `nop` (never executed). */
+    .macro B_BR_N_AL              /* B.N to a 16-bit instruction at a word address */
+    b.n 1f
+    nop
+1:  adds r1, #1
+    adds r2, #1
+    .endm
+    .macro B_BR_N_UN              /* B.N to a 16-bit instruction at a halfword address */
+    b.n 1f
+    nop
+    nop
+1:  adds r1, #1
+    .endm
+    .macro B_BR_W_AL              /* B.N to a 32-bit instruction at a word address */
+    b.n 1f
+    nop
+1:  add.w r1, r1, #1
+    .endm
+    .macro B_BR_W_UN              /* B.N to a 32-bit instruction at a halfword address */
+    b.n 1f
+    nop
+    nop
+1:  add.w r1, r1, #1
+    adds r2, #1
+    .endm
+    .macro B_BCC_W_UN             /* B<cc> (taken, Z = 0) to the same */
+    bne.n 1f
+    nop
+    nop
+1:  add.w r1, r1, #1
+    adds r2, #1
+    .endm
+    .macro B_BL_W_UN              /* BL to the same (LR is restored by the harness' pop) */
+    bl 1f
+    nop
+1:  add.w r1, r1, #1
+    adds r2, #1
+    .endm
+    .macro B_CBNZ_TAKEN           /* CBNZ (r3 = 3: taken) to a 16-bit word-aligned target */
+    cbnz r3, 1f
+    nop
+1:  adds r1, #1
+    adds r2, #1
+    .endm
+    .macro B_BX_LR                /* BX LR, LR written two instructions before */
+    adr r5, 1f
+    adds r5, #1
+    mov lr, r5
+    nop
+    bx lr
+    nop
+1:  adds r1, #1
+    adds r2, #1
+    .endm
+    .macro B_BX_LR_DIRTY          /* BX LR right after the instruction that writes LR */
+    adr r5, 1f
+    adds r5, #1
+    nop
+    mov lr, r5
+    bx lr
+    nop
+1:  adds r1, #1
+    adds r2, #1
+    .endm
+    .macro B_BX_REG               /* BX to a register other than LR */
+    adr r5, 1f
+    adds r5, #1
+    nop
+    nop
+    bx r5
+    nop
+1:  adds r1, #1
+    adds r2, #1
+    .endm
+#endif
+
 #if MB_SET == 2
 /* DSP and FP bodies (Armv7E-M / Armv8-M Mainline with DSP and FPU) */
     .macro B_SMLAD                /* accumulator chain */
@@ -289,6 +368,19 @@ mb_\name:
     KERNEL vadd,        COPIES, S_FP,       B_VADD
     KERNEL vmul,        COPIES, S_FP,       B_VMUL
     KERNEL vdiv,        COPIES, S_FP,       B_VDIV
+#endif
+
+#if MB_SET == 5 && !MB_V6M
+    KERNEL br_n_al,     COPIES, S_ZERO,     B_BR_N_AL
+    KERNEL br_n_un,     COPIES, S_ZERO,     B_BR_N_UN
+    KERNEL br_w_al,     COPIES, S_ZERO,     B_BR_W_AL
+    KERNEL br_w_un,     COPIES, S_ZERO,     B_BR_W_UN
+    KERNEL bcc_w_un,    COPIES, S_FLAGS_NE, B_BCC_W_UN
+    KERNEL bl_w_un,     COPIES, S_ZERO,     B_BL_W_UN
+    KERNEL cbnz_taken,  COPIES, S_ZERO,     B_CBNZ_TAKEN
+    KERNEL bx_lr,       COPIES, S_ZERO,     B_BX_LR
+    KERNEL bx_lr_dirty, COPIES, S_ZERO,     B_BX_LR_DIRTY
+    KERNEL bx_reg,      COPIES, S_ZERO,     B_BX_REG
 #endif
 
 #if MB_SET == 3

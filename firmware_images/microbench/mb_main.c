@@ -20,6 +20,7 @@
  *               + PRFTEN, + PRFTEN/ICEN/DCEN; MB_FLASH_LATENCY = the wait states
  *   4 mb_dcache (STM32H7A3) Cortex-M7 L1 caches on: one load per 32-byte line over an
  *               8 KB and a 64 KB array in AXI SRAM (the arena); prints CCR.DC/IC read back
+ *   5 mb_branch (Armv7-M) taken-branch refill by branch kind and target alignment/width
  *
  * On a real board: mb_flash_* set only FLASH_ACR, not the clock; configure the 120 MHz
  * (or 24 MHz) system clock first (see tests/rcc_clock.c) -- in mcusim, --clock-mhz does.
@@ -60,6 +61,12 @@ uint32_t mb_flash_run(uint32_t, uint32_t *);
 #elif MB_SET == 4
 uint32_t mb_empty_walk(uint32_t, uint32_t *), mb_walk(uint32_t, uint32_t *);
 extern uint32_t __arena_start[];
+#elif MB_SET == 5
+uint32_t mb_br_n_al(uint32_t, uint32_t *), mb_br_n_un(uint32_t, uint32_t *),
+    mb_br_w_al(uint32_t, uint32_t *), mb_br_w_un(uint32_t, uint32_t *),
+    mb_bcc_w_un(uint32_t, uint32_t *), mb_bl_w_un(uint32_t, uint32_t *),
+    mb_cbnz_taken(uint32_t, uint32_t *), mb_bx_lr(uint32_t, uint32_t *),
+    mb_bx_lr_dirty(uint32_t, uint32_t *), mb_bx_reg(uint32_t, uint32_t *);
 #endif
 
 struct kernel {
@@ -68,7 +75,7 @@ struct kernel {
     uint32_t copies;
 };
 
-#if MB_SET == 1 || MB_SET == 2
+#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5
 static const struct kernel kernels[] = {
 #if MB_SET == 1
     {"alu4", mb_alu4, COPIES},
@@ -99,6 +106,17 @@ static const struct kernel kernels[] = {
     {"vadd", mb_vadd, COPIES},
     {"vmul", mb_vmul, COPIES},
     {"vdiv", mb_vdiv, COPIES},
+#elif MB_SET == 5
+    {"br_n_al", mb_br_n_al, COPIES},
+    {"br_n_un", mb_br_n_un, COPIES},
+    {"br_w_al", mb_br_w_al, COPIES},
+    {"br_w_un", mb_br_w_un, COPIES},
+    {"bcc_w_un", mb_bcc_w_un, COPIES},
+    {"bl_w_un", mb_bl_w_un, COPIES},
+    {"cbnz_taken", mb_cbnz_taken, COPIES},
+    {"bx_lr", mb_bx_lr, COPIES},
+    {"bx_lr_dirty", mb_bx_lr_dirty, COPIES},
+    {"bx_reg", mb_bx_reg, COPIES},
 #endif
     {0, 0, 0},
 };
@@ -247,7 +265,7 @@ static void walk(const char *name, uint32_t bytes)
 int main(void)
 {
     counter_init();
-#if MB_SET == 1 || MB_SET == 2
+#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5
     for (const struct kernel *k = kernels; k->name; k++)
         measure(k->name, mb_empty, k->fn, ITERS, k->copies, ctx);
 #elif MB_SET == 3

@@ -401,6 +401,14 @@ def _disasm():
     return _MD
 
 
+def _static_target(code: bytes, address: int) -> int | None:
+    """The target of a B/B<cc>/BL/CBZ decoded from ``code`` (one instruction), else None."""
+    for i in _disasm().disasm(code, address):
+        x = _classify(i)
+        return x.target if x.cls in ("b", "bl", "cbz") else None
+    return None
+
+
 class CoreTiming:
     """Static cost of translated blocks for one core, from its ``[timing]`` table."""
 
@@ -443,6 +451,9 @@ class CoreTiming:
         # the addresses costed so are kept (a block costed elsewhere is charged at the trap)
         self.custom_cost = None
         self.custom_sites: set = set()
+        # peek(addr, n) -> bytes: reads a branch target's first halfword for the
+        # [timing.branch_refill] rule (the block coster sets it; None: width unknown)
+        self.peek = None
 
     # ------------------------------------------------------------------ helpers
     def _c(self, key: str, default: int | None = None) -> int:
@@ -499,7 +510,7 @@ class CoreTiming:
 
     # ------------------------------------------------------------------ public
     def block_cost(self, code: bytes, address: int) -> BlockCost:
-        key = (address, bytes(code))
+        key = (address, bytes(code), self._target_key(code, address))
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -587,6 +598,62 @@ class CoreTiming:
     def _refill(self, x: _Ins) -> int:
         return self.P if x.cls in _BRANCH_CLASSES else 0
 
+    # ------------------------------------------------------------------ refill rule
+    def _target_key(self, code: bytes, address: int):
+        """What block_cost depends on outside the block: the first halfword at the final
+        branch's target when the refill rule looks at it (None otherwise)."""
+        rule = self.spec.branch_refill
+        if rule is None or not rule.unaligned_wide_target or self.peek is None or len(code) < 2:
+            return None
+        # the last instruction's offset: walk the halfwords (a 32-bit one starts 0b111xx)
+        i = last = 0
+        while i + 1 < len(code):
+            last = i
+            i += 4 if self._wide_at(code[i] | code[i + 1] << 8) else 2
+        t = _static_target(bytes(code[last:]), address + last)
+        if t is None or t & 3 != 2:
+            return None
+        try:
+            raw = self.peek(t, 2)
+        except Exception:
+            return None
+        return bytes(raw) if raw is not None else None
+
+    @staticmethod
+    def _wide_at(hw: int) -> bool:
+        """A Thumb halfword that starts a 32-bit instruction (Armv7-M A5.1)."""
+        return (hw >> 11) in (0b11101, 0b11110, 0b11111)
+
+    def _decode_time(self, x: _Ins, prev: _Ins | None) -> bool:
+        """Resolved in decode (Cortex-M3 TRM r2p0 Table 15-3, branch status interface):
+        B, B<cc>, BL; BX/BLX/MOV PC with LR when the previous instruction does not write
+        LR. CBZ/CBNZ, other register branches and loads to PC resolve in execute."""
+        c = x.cls
+        if c in ("b", "bl"):
+            return True
+        if c in ("bx", "blx", "alu_pc") and x.reads - {"pc"} == {"lr"}:
+            return prev is None or "lr" not in prev.writes
+        return False
+
+    def taken_refill(self, x: _Ins, prev: _Ins | None, peek=None) -> int:
+        """P for the taken branch ``x`` (the block's last instruction; ``prev`` the one
+        before it), by the [timing.branch_refill] rule when the core has one, else the
+        fixed ``branch_taken_refill``. ``peek(addr, n) -> bytes`` reads the target's first
+        halfword (None: its width is unknown and adds nothing)."""
+        rule = self.spec.branch_refill
+        if rule is None or x.cls not in _BRANCH_CLASSES:
+            return self._refill(x)
+        p = rule.decode_time if self._decode_time(x, prev) else self.P
+        t = x.target
+        if rule.unaligned_wide_target and t is not None and t & 3 == 2 and peek is not None:
+            try:
+                raw = peek(t, 2)
+            except Exception:        # the target is not readable: width unknown
+                raw = None
+            if raw is not None and len(raw) == 2 and self._wide_at(raw[0] | raw[1] << 8):
+                p += rule.unaligned_wide_target
+        return min(p, rule.max)
+
     # ------------------------------------------------------------------ scalar
     def _scalar(self, ins: list[_Ins]) -> BlockCost:
         t = self.spec
@@ -606,6 +673,7 @@ class CoreTiming:
         last = len(ins) - 1
         taken_extra = 0
         nt_adjust = 0
+        b16_used = False
         for idx, x in enumerate(ins):
             c = x.cls
             cost = self._base_cost(x)
@@ -661,6 +729,7 @@ class CoreTiming:
                 if tk is None:
                     tk = cost + self.P
                 taken_extra = tk - cost - self.P
+                b16_used = True
             starts.append(start)
             now = start + cost
             lat = cost + int(self.extra_latency.get(c, 0))
@@ -682,7 +751,9 @@ class CoreTiming:
         cyc = [(starts[j + 1] if j + 1 < len(ins) else total) - starts[j]
                for j in range(len(ins))]
         if final is not None and final.cls in _BRANCH_CLASSES:
-            refill = self._refill(final)
+            # the refill rule (absolute M33 pair16 costs are relative to the fixed P)
+            refill = self._refill(final) if b16_used else \
+                self.taken_refill(final, ins[-2] if len(ins) > 1 else None, self.peek)
             if ends == "cond_branch":
                 nt, tk = total + nt_adjust, total + refill + taken_extra
             else:
