@@ -257,15 +257,17 @@ def test_smps_scaling_and_access_energy(tmp_path):
                  'regulator = "smps"\n'
                  '[run.r1]\nmax_clock_mhz = 100\n'
                  '[run.r1.flash_accel_on]\nrun_ua_per_mhz = 20.0\n'
-                 '[access_energy]\nenabled = true\nflash_read_pj = 15.0\ninstr_mac_pj = 2.5\n')
+                 '[access_energy]\nenabled = true\nflash_read_through_pj = 15.0\n'
+                 'instr_mac_pj = 2.5\n')
     m = PowerModel.from_catalog(str(p))
     i = 20.0 * 50 * 1e-6 * 3.3 / 1.8                     # constant-power converter
     assert m.run_current_a(50e6) == approx(i)
     with pytest.raises(CatalogError, match="exceeds every voltage range"):
         m.implied_range(101e6)
-    tl = Timeline.constant(50_000, 50e6, access_counts={"flash_read": 1000, "instr_mac": 400})
+    tl = Timeline.constant(50_000, 50e6, access_counts={"flash_read_through": 1000,
+                                                         "instr_mac": 400})
     r = account(tl, m)
-    acc = 1000 * 15e-12 + 400 * 2.5e-12
+    acc = 1000 * 15e-12 + 400 * 2.5e-12      # SMPS without smps_power_ratio: constant energy
     assert r.access_energy_j == approx(acc)
     assert r.energy_j == approx(i * 1.8 * 1e-3 + acc)
 

@@ -25,6 +25,13 @@ Method (exact for piecewise-constant segments):
    the run-average energy per cycle). Rows that sum to the run cycles sum to the run
    energy; cycles not covered by any row are reported as ``unattributed_run_energy_j``.
 
+5. Activity energy (the catalog's ``[access_energy]``, :mod:`mcusim.power.activity`): the
+   run's event counts (``Timeline.access_counts``) x the energies per event, added to the
+   run total; a layer or window row that carries its own counts (key ``activity``) adds
+   its events' energy to its interval. Activity has no place in time (the power trace and
+   ``peak_power_w`` show the baseline); functions get the run's activity per run cycle as
+   in 4.
+
 All arithmetic is on :class:`fractions.Fraction`; results are converted to float once.
 """
 
@@ -59,9 +66,11 @@ class Timeline:
       (the catalog's ``default_location``).
     - ``functions``: rows ``{"name", "cycles", "instructions"}`` (exclusive run cycles).
     - ``layers``: rows ``{"index", "op", "macs", "begin", "end"}`` (absolute cycles).
-    - ``windows``: ``[(begin_cycle, end_cycle), ...]``, one per inference.
-    - ``access_counts``: optional event counts for per-access energies
-      (``{"flash_read": n, ...}``; used only if the catalog enables ``[access_energy]``).
+    - ``windows``: ``[(begin_cycle, end_cycle), ...]`` (or ``(begin, end, counts)``), one
+      per inference.
+    - ``access_counts``: the run's activity event counts (``{"data_read": n, ...}``;
+      charged only if the catalog enables ``[access_energy]``). Layer rows may carry their
+      own under ``"activity"``.
     """
 
     total_cycles: int
@@ -125,6 +134,13 @@ class EnergyReport:
     access_energy_j: float
     warnings: list[str]
     segments: list[Segment] = field(repr=False, default_factory=list)
+    data_status: str = "placeholder"
+    data_reason: str | None = None
+
+    @property
+    def activity_energy_j(self) -> float:
+        """Energy of the counted activity events (part of ``energy_j``)."""
+        return self.access_energy_j
 
     @property
     def window_energy_uj(self) -> float | None:
@@ -150,6 +166,7 @@ class EnergyReport:
             "window_avg_power_w": self.window_avg_power_w,
             "wakeups": self.wakeups, "access_energy_j": self.access_energy_j,
             "unattributed_run_energy_j": self.unattributed_run_energy_j,
+            "power_data": self.data_status, "power_data_reason": self.data_reason,
             "warnings": list(self.warnings),
         }
 
@@ -304,8 +321,8 @@ class _Integrator:
         return en, t
 
 
-def _interval_rows(rows: Iterable[dict], integ: _Integrator, total: int, what: str
-                   ) -> list[dict]:
+def _interval_rows(rows: Iterable[dict], integ: _Integrator, total: int, what: str,
+                   model: PowerModel | None = None) -> list[dict]:
     out = []
     for i, r in enumerate(rows):
         try:
@@ -315,8 +332,12 @@ def _interval_rows(rows: Iterable[dict], integ: _Integrator, total: int, what: s
         if not 0 <= b <= e <= total:
             raise ValueError(f"{what}[{i}] interval [{b}, {e}) outside 0..{total}")
         en, t = integ.interval(b, e)
+        act = r.get("activity")
+        a = model.activity_energy_exact(act) if (model is not None and act) else Fraction(0)
         d = dict(r)
-        d.update(cycles=e - b, seconds=float(t), energy_j=float(en))
+        d.update(cycles=e - b, seconds=float(t), energy_j=float(en + a))
+        if act is not None:
+            d["activity_energy_j"] = float(a)
         out.append(d)
     return out
 
@@ -340,7 +361,8 @@ def account(timeline: Timeline, model: PowerModel) -> EnergyReport:
     run_segs = [s for s in segs if s.state == RUN]
     run_cycles = sum(s.cycles for s in run_segs)
     run_e = sum((s.energy for s in run_segs), Fraction(0))
-    e_per_run_cycle = run_e / run_cycles if run_cycles else Fraction(0)
+    access = model.activity_energy_exact(timeline.access_counts)
+    e_per_run_cycle = (run_e + access) / run_cycles if run_cycles else Fraction(0)
     functions, fn_cycles = [], 0
     for i, r in enumerate(timeline.functions):
         try:
@@ -359,15 +381,15 @@ def account(timeline: Timeline, model: PowerModel) -> EnergyReport:
     unattributed = max(run_cycles - fn_cycles, 0) * e_per_run_cycle if timeline.functions \
         else Fraction(0)
 
-    layers = _interval_rows(timeline.layers, integ, total, "layers")
-    windows = _interval_rows(({"begin": w[0], "end": w[1]} for w in timeline.windows),
-                             integ, total, "windows")
+    layers = _interval_rows(timeline.layers, integ, total, "layers", model)
+    windows = _interval_rows(({"begin": w[0], "end": w[1], **({"activity": w[2]}
+                                                              if len(w) > 2 else {})}
+                              for w in timeline.windows), integ, total, "windows", model)
     for w in windows:
         w["energy_uj"] = w["energy_j"] * 1e6
         w["avg_power_w"] = w["energy_j"] / w["seconds"] if w["seconds"] else 0.0
 
     wk = [s for s in segs if s.state == "wakeup"]
-    access = model.access_energy_exact(timeline.access_counts)
     e_all = e_tot + access
     return EnergyReport(
         energy_j=float(e_all),
@@ -383,9 +405,11 @@ def account(timeline: Timeline, model: PowerModel) -> EnergyReport:
         windows=windows,
         wakeups={"count": len(wk), "seconds": float(sum((s.seconds for s in wk), Fraction(0))),
                  "energy_j": float(sum((s.energy for s in wk), Fraction(0)))},
-        run_energy_j=float(run_e),
+        run_energy_j=float(run_e + access),
         unattributed_run_energy_j=float(unattributed),
         access_energy_j=float(access),
         warnings=list(model.warnings),
         segments=segs,
+        data_status=model.data_status,
+        data_reason=model.data_reason,
     )

@@ -32,10 +32,27 @@ recorded once in :attr:`PowerModel.warnings` and not hidden:
   catalog has other states; if it has none, the sleep current at the clock in force;
 * wake-up time not given: 0 s (and a warning for deep states).
 
-Optional per-access energies (``[access_energy]``, off unless ``enabled = true``): every
-``<event>_pj`` key is an energy per event, e.g. ``flash_read_pj``, ``sram_read_pj``,
-``sram_write_pj`` or per-instruction-class adders ``instr_<class>_pj`` (``instr_mac_pj``);
-:meth:`PowerModel.access_energy_j` multiplies them by event counts.
+Activity energies (``[access_energy]``, off unless ``enabled = true``): an energy per
+event the simulator counts (:data:`mcusim.schema.ACTIVITY_EVENTS`: ``fetch_word``,
+``data_read``, ``data_write``, ``flash_read_through``, ``flash_read_around``,
+``cache_fill``, ``cache_writeback``, ``bus_byte``; and per-instruction-class adders
+``instr_<class>_pj``), drawn from the supply at ``datasheet_vdd_v``. With them on, the run
+currents are the baseline of a core that spins in its fetch buffer (the datasheet's
+``while(1)`` row) and :meth:`PowerModel.activity_energy_j` adds what the code does.
+Energies scale with VDD like power: LDO x ``vdd_v / datasheet_vdd_v`` (constant charge),
+SMPS by ``smps_power_ratio`` (constant energy without it).
+
+Board domain (``[board]``): ``extra_ua`` flows on the measured rail in every state (not
+scaled: it is not the MCU's), ``peripherals_ua_per_mhz`` x f in Run and Sleep (scaled like
+the run currents).
+
+SMPS supply scaling: with ``smps_power_ratio = [[vdd, r], ...]`` the input power at
+``vdd_v`` is ``r(vdd_v) / r(datasheet_vdd_v)`` times that at ``datasheet_vdd_v`` (linear
+interpolation, clamped at the ends), so currents scale by that ratio x
+``datasheet_vdd_v / vdd_v``.
+
+Data status: ``data_status = "placeholder"`` (the default) marks a catalog with values that
+no source backs; :attr:`PowerModel.placeholder` lets every output flag the figures.
 """
 
 from __future__ import annotations
@@ -93,8 +110,11 @@ class PowerModel:
         self.deep_sleep_default: str | None = power.deep_sleep_default
         ae = power.access_energy
         self.access_energy_enabled: bool = ae.enabled
-        self.access_energy_pj: dict[str, float] = {
-            k[:-3]: v for k, v in ae.energies_pj.items()}
+        self.access_energy_pj: dict[str, float] = ae.events_pj()
+        self.board = power.board
+        self.smps_power_ratio = power.smps_power_ratio
+        self.data_status: str = power.data_status
+        self.data_reason: str | None = power.data_reason
         self.warnings: list[str] = []
         self._vdd_v = power.vdd_v
         if vdd_v is not None:
@@ -130,10 +150,41 @@ class PowerModel:
                             f"{self.vdd_range_v[0]:g}-{self.vdd_range_v[1]:g} V")
         self._vdd_v = v
 
+    def _smps_ratio(self, v: float) -> Fraction:
+        pts = self.smps_power_ratio
+        if not pts:
+            return Fraction(1)
+        if v <= pts[0][0]:
+            return exact(pts[0][1])
+        if v >= pts[-1][0]:
+            return exact(pts[-1][1])
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+            if x0 <= v <= x1:
+                x0, y0, x1, y1 = (exact(a) for a in (x0, y0, x1, y1))
+                return y0 + (y1 - y0) * (exact(v) - x0) / (x1 - x0)
+        return Fraction(1)   # pragma: no cover
+
     def _supply_scale(self) -> Fraction:
+        """Supply current at vdd_v per unit of datasheet current."""
         if self.regulator == "smps":
-            return exact(self.datasheet_vdd_v) / exact(self._vdd_v)
+            r = self._smps_ratio(self._vdd_v) / self._smps_ratio(self.datasheet_vdd_v)
+            return r * exact(self.datasheet_vdd_v) / exact(self._vdd_v)
         return Fraction(1)
+
+    def _energy_scale(self) -> Fraction:
+        """Supply energy at vdd_v per unit of energy at datasheet_vdd_v (the same rule)."""
+        return self._supply_scale() * exact(self._vdd_v) / exact(self.datasheet_vdd_v)
+
+    # ------------------------------------------------------------------ data status
+    @property
+    def placeholder(self) -> bool:
+        """True when the catalog says its values are not all sourced."""
+        return self.data_status != "sourced"
+
+    def data_note(self) -> str:
+        """One line for outputs: "sourced (...)" or "placeholder power data (...)"."""
+        what = "placeholder power data" if self.placeholder else "sourced power data"
+        return f"{what} ({self.data_reason})" if self.data_reason else what
 
     # ------------------------------------------------------------------ warnings
     def _warn(self, msg: str) -> None:
@@ -221,13 +272,22 @@ class PowerModel:
                 return t
         raise CatalogError(f"{self.name}: no run current for range {vrange!r}")  # pragma: no cover
 
+    def board_extra_exact(self) -> Fraction:
+        """Current on the measured rail besides the MCU ([board] extra_ua), any state [A]."""
+        return exact(self.board.extra_ua) * _UA
+
+    def _peripherals_ua(self, clock_hz: float) -> Fraction:
+        return exact(self.board.peripherals_ua_per_mhz) * exact(clock_hz) / 10**6
+
     def run_current_exact(self, clock_hz: float, vrange: str | None = None,
                           location: str | None = None) -> Fraction:
+        """The MCU's run current plus the board domain ([board]) [A]."""
         vr = self.resolve_range(clock_hz, vrange if vrange is not None else
                                 self.mcu_default_range())
         t = self._run_entry(vr, location or self.default_location)
         ua = exact(t.run_static_ua) + exact(t.run_ua_per_mhz) * exact(clock_hz) / 10**6
-        return ua * _UA * self._supply_scale()
+        ua += self._peripherals_ua(clock_hz)
+        return ua * _UA * self._supply_scale() + self.board_extra_exact()
 
     def run_current_a(self, clock_hz: float, vrange: str | None = None,
                       location: str | None = None) -> float:
@@ -242,7 +302,8 @@ class PowerModel:
         self.resolve_range(clock_hz, vrange if vrange is not None else self.mcu_default_range())
         s = self._sleep
         ua = exact(s.sleep_static_ua) + exact(s.sleep_ua_per_mhz) * exact(clock_hz) / 10**6
-        return ua * _UA * self._supply_scale()
+        ua += self._peripherals_ua(clock_hz)
+        return ua * _UA * self._supply_scale() + self.board_extra_exact()
 
     def sleep_current_a(self, clock_hz: float, vrange: str | None = None) -> float:
         """Sleep-mode (WFI/WFE, SLEEPDEEP=0) supply current [A] at ``clock_hz`` [Hz]."""
@@ -262,7 +323,7 @@ class PowerModel:
         if st is None:
             raise CatalogError(f"{self.name}: power model has no state {state_name!r} "
                                f"(known: {', '.join(self.states) or 'none'})")
-        return exact(st.current_ua) * _UA * self._supply_scale()
+        return exact(st.current_ua) * _UA * self._supply_scale() + self.board_extra_exact()
 
     def state_current_a(self, state_name: str) -> float:
         """Supply current [A] in a deep low-power state (``stop0``, ``stop2``, ``standby``...)."""
@@ -296,24 +357,32 @@ class PowerModel:
         e = tab.wakeup_energy_uj if tab is not None else None
         return secs, (None if e is None else exact(e) * _UA)
 
-    # ------------------------------------------------------------------ access energies
-    def access_energy_exact(self, counts: Mapping[str, int] | None) -> Fraction:
+    # ------------------------------------------------------------------ activity energies
+    def activity_energy_exact(self, counts: Mapping[str, int | float] | None) -> Fraction:
+        """Sum of count x energy over the events of ``counts`` ({event: n}; keys as in
+        :data:`mcusim.schema.ACTIVITY_EVENTS` or ``instr_<class>``, an optional ``_pj``
+        suffix ignored), at vdd_v [J]. 0 unless ``[access_energy]`` is enabled."""
         if not counts or not self.access_energy_enabled:
             return Fraction(0)
         tot = Fraction(0)
         for k, n in counts.items():
             key = k[:-3] if k.endswith("_pj") else k
-            if key not in self.access_energy_pj:
-                self._warn(f"no per-access energy '{key}_pj' in [access_energy]; "
-                           f"{n} '{key}' events not charged")
+            if not n:
                 continue
-            tot += int(n) * exact(self.access_energy_pj[key]) * Fraction(1, 10**12)
-        return tot
+            if key not in self.access_energy_pj:
+                self._warn(f"no energy '{key}_pj' in [access_energy]; '{key}' events "
+                           f"are not charged")
+                continue
+            tot += exact(n) * exact(self.access_energy_pj[key])
+        return tot * Fraction(1, 10**12) * self._energy_scale()
 
-    def access_energy_j(self, counts: Mapping[str, int] | None) -> float:
-        """Extension point: sum of count x ``<event>_pj`` (0 unless ``[access_energy]`` is
-        enabled). ``counts`` keys: ``flash_read``, ``sram_read``, ``instr_mac``, ..."""
-        return float(self.access_energy_exact(counts))
+    def activity_energy_j(self, counts: Mapping[str, int | float] | None) -> float:
+        """:meth:`activity_energy_exact` as a float [J]."""
+        return float(self.activity_energy_exact(counts))
+
+    # the names before activity energies had their own events (kept for callers)
+    access_energy_exact = activity_energy_exact
+    access_energy_j = activity_energy_j
 
     def __repr__(self) -> str:
         return (f"PowerModel({self.name!r}, vdd_v={self._vdd_v:g}, regulator="

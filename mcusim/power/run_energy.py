@@ -18,17 +18,21 @@ def _trace(t):
 def timeline(t, functions=None):
     from mcusim.power import Timeline
 
+    from mcusim.power.activity import run_counts
+
     t = _trace(t)
-    layers = [{"index": iv.index, "op": iv.op, "macs": iv.macs, "begin": iv.begin, "end": iv.end}
+    layers = [{"index": iv.index, "op": iv.op, "macs": iv.macs, "begin": iv.begin, "end": iv.end,
+               **({"activity": iv.activity} if getattr(iv, "activity", None) else {})}
               for iv in t.layers if iv.end is not None and iv.end <= t.cycles]
-    windows = [(iv.begin, iv.end) for iv in t.windows if iv.end is not None and iv.end <= t.cycles]
+    windows = [(iv.begin, iv.end) + ((iv.activity,) if getattr(iv, "activity", None) else ())
+               for iv in t.windows if iv.end is not None and iv.end <= t.cycles]
     states = [(c, s) for c, s in t.power_states if c <= t.cycles]
     # DVFS: the voltage range follows the clock (the lowest range that admits it)
     vr = None if len(t.clock_changes) == 1 and t.clock_hz == t.mcu.clock_mhz * 1e6 else \
         [(c, "auto") for c, _ in t.clock_changes]
     return Timeline(total_cycles=t.cycles, clock_changes=list(t.clock_changes), power_states=states,
                     voltage_ranges=vr, functions=functions or [], layers=layers, windows=windows,
-                    deep_sleep_state=deep_sleep_state(t))
+                    deep_sleep_state=deep_sleep_state(t), access_counts=run_counts(t))
 
 
 # STM32 PWR_CR1.LPMS (RM0432 5.4.1; RM0456 and RM0444 likewise): the mode SLEEPDEEP enters
@@ -66,12 +70,19 @@ def add_energy(rec: dict, t) -> None:
         return
     funcs = [{"name": f["name"], "cycles": f["cycles"], "instructions": f["instructions"]}
              for f in rec.get("functions", []) if not f["name"].startswith("[")]
-    rep = account(timeline(t, funcs), pm)
+    tl = timeline(t, funcs)
+    rep = account(tl, pm)
     rec["energy_j"] = rep.energy_j
     rec["avg_power_w"] = rep.avg_power_w
     rec["peak_power_w"] = rep.peak_power_w
     rec["vdd_v"] = rep.vdd_v
     rec["power_model"] = t.mcu.power_model
+    rec["power_data"] = rep.data_status          # "sourced" | "placeholder"
+    rec["power_data_reason"] = rep.data_reason
+    if pm.access_energy_enabled:
+        from mcusim.power.activity import as_floats
+        rec["activity_energy_j"] = rep.activity_energy_j
+        rec["activity"] = as_floats(tl.access_counts)
     rec["power_states"] = {k: {"seconds": v["seconds"], "energy_j": v["energy_j"]}
                            for k, v in rep.power_states.items()}
     by_name = {f["name"]: f.get("energy_j") for f in rep.functions}
@@ -86,8 +97,16 @@ def add_energy(rec: dict, t) -> None:
         row["energy_j"] = sum(e) / len(e) if e else None
     if rep.windows:
         w = rep.windows[-1]
-        rec["inference_energy_j"] = w["energy_j"]
-        rec["inference_avg_power_w"] = w["avg_power_w"]
+        # one inference: the mean over the measured ones (each in inference_energy_each_j)
+        each = [x["energy_j"] for x in rep.windows]
+        rec["inference_energy_j"] = sum(each) / len(each)
+        rec["inference_energy_each_j"] = each
+        secs = [x["energy_j"] / x["avg_power_w"] for x in rep.windows if x["avg_power_w"]]
+        rec["inference_avg_power_w"] = (sum(each) / sum(secs) if len(secs) == len(each)
+                                        and sum(secs) else w["avg_power_w"])
+        if w.get("activity"):
+            from mcusim.power.activity import as_floats
+            rec["inference_activity"] = as_floats(w["activity"])
     if rep.warnings:
         rec["power_warnings"] = list(rep.warnings)
     if t.accelerators:                    # accelerator and memory energy on top
