@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RunRecord", "run", "infer", "bench", "bench_records", "bench_table", "bench_json",
+    "check_models",
     "load_mcu", "derive", "default_kernels", "load_record", "benchmark_names",
     "DEFAULT_MCU", "BUILTIN_MODELS", "BENCH_COLUMNS",
 ]
@@ -71,7 +72,8 @@ _ADDITIONS = [
     ("exceptions_taken", "exceptions_taken"), ("stalls", "stalls"), ("system", "system"),
     ("cpi", "cpi"), ("runtime_error", "runtime_error"), ("host_seconds", "host_seconds"),
     ("verify", "verify"), ("peak_power_w", "peak_power_w"), ("vdd_v", "vdd_v"),
-    ("power_model", "power_model"), ("warnings", "warnings"),
+    ("power_model", "power_model"), ("power_data", "power_data"),
+    ("power_data_reason", "power_data_reason"), ("warnings", "warnings"),
 ]
 # written for infer records (null when not reached); for run records only when set
 _INFER = [
@@ -131,6 +133,8 @@ class RunRecord:
     peak_power_w: float | None = None
     vdd_v: float | None = None
     power_model: str | None = None
+    power_data: str | None = None                       # "sourced" | "placeholder" catalog
+    power_data_reason: str | None = None
     warnings: list[str] = field(default_factory=list)
     model: str | None = None
     kernels: str | None = None
@@ -238,14 +242,16 @@ class RunRecord:
 
     @property
     def inference_cycles(self) -> int | None:
-        """Cycles of one inference (the last measured one); the run's cycles for a run."""
+        """Cycles of one inference (the mean of the measured ones: ``inference`` has each,
+        the min and the max); the run's cycles for a run."""
         if self.kind == "infer":
             return (self.inference or {}).get("cycles")
         return self.cycles
 
     @property
     def latency_ms(self) -> float | None:
-        """Milliseconds of one inference; of the whole run for a run record."""
+        """Milliseconds of one inference (the mean of the measured ones); of the whole run
+        for a run record."""
         if self.kind == "infer":
             return (self.inference or {}).get("latency_ms")
         return self.seconds * 1e3 if self.seconds is not None else None
@@ -257,7 +263,8 @@ class RunRecord:
 
     @property
     def energy_uj(self) -> float | None:
-        """Microjoules of one inference; of the whole run for a run record."""
+        """Microjoules of one inference (the mean of the measured ones); of the whole run for
+        a run record."""
         e = self.inference_energy_j if self.kind == "infer" else self.energy_j
         return e * 1e6 if e is not None else None
 
@@ -307,6 +314,7 @@ class RunRecord:
             "cycles": self.inference_cycles if ok else None,
             "energy_uj": self.energy_uj if ok else None,
             "avg_power_mw": self.avg_power_mw if ok else None,
+            "power_data": self.power_data,
             "flash_bytes": self.flash_bytes if ok else None,
             "ram_bytes": self.ram_bytes if ok else None,
             "arena_bytes": self.arena_bytes if ok else None,
@@ -330,7 +338,7 @@ class RunRecord:
 BENCH_COLUMNS = [  # RunRecord.to_row(), in this order
     "benchmark", "model", "model_sha256", "mcu", "core", "clock_hz", "kernels", "mode",
     "outcome", "latency_ms", "inferences_per_s", "cycles", "energy_uj", "avg_power_mw",
-    "flash_bytes", "ram_bytes", "arena_bytes", "stack_peak_bytes", "firmware",
+    "power_data", "flash_bytes", "ram_bytes", "arena_bytes", "stack_peak_bytes", "firmware",
     "firmware_sha256", "catalog_sha256", "mcusim_version",
 ]
 
@@ -382,7 +390,7 @@ def run(elf: PathLike, mcu: McuLike = DEFAULT_MCU, *, clock_mhz: float | None = 
         uart_input: bytes | str = b"", semihost_dir: PathLike | None = None,
         stdin: Any = None, echo: bool = False, profile: bool = False,
         verify: bool | int = False, progress: Progress | None = None,
-        warn: Callable[[str], None] | None = None) -> RunRecord:
+        warn: Callable[[str], None] | None = None, force: bool = False) -> RunRecord:
     """Run a firmware ELF to its end (semihosting exit), a fault or a limit.
 
     ``uart_input``: bytes the console UART receives. ``semihost_dir``: let semihosting
@@ -391,13 +399,15 @@ def run(elf: PathLike, mcu: McuLike = DEFAULT_MCU, *, clock_mhz: float | None = 
     is in ``record.stdout`` either way). ``profile``: also the call tree (inclusive
     cycles and calls per function). ``verify``: shadow the run with a hook-free reference
     CPU (an int: checkpoint interval in cycles); outcome ``diverged`` when they differ.
-    ``warn`` receives the simulator's warnings (also in ``record.warnings``)."""
-    from mcusim.elf import load_firmware
+    ``warn`` receives the simulator's warnings (also in ``record.warnings``). ``force``: run
+    an ELF whose build attributes name another core than the MCU's (refused otherwise)."""
+    from mcusim.elf import check_core, load_firmware
     from mcusim.machine import Machine
 
     spec = load_mcu(mcu)
-    _check_run_args(mode, clock_mhz)
+    _check_run_args(mode, clock_mhz, max_cycles, timeout, spec)
     fw = load_firmware(os.fspath(elf))
+    check_core(fw, spec, force)
     warnings: list[str] = []
 
     def _warn(msg: str) -> None:
@@ -442,7 +452,7 @@ def infer(model: PathLike, mcu: McuLike = DEFAULT_MCU, *, kernels: str | None = 
     from mcusim.infer import load_model_bytes, run_inference
 
     spec = load_mcu(mcu)
-    _check_run_args(mode, clock_mhz)
+    _check_run_args(mode, clock_mhz, max_cycles, timeout, spec)
     if count < 1 or warmup < 0:
         raise UserError(f"count must be at least 1 and warmup at least 0 (got {count}, {warmup})")
     k = kernels or default_kernels(spec)
@@ -498,6 +508,21 @@ def _model_list(models: str | PathLike | Sequence[PathLike]) -> list[str]:
     return items
 
 
+def check_models(models: str | Sequence[PathLike]) -> list[str]:
+    """Read and check every model of a bench (a comma-separated string or a list) before any
+    runs: built-in names or .tflite files the runtime supports. Returns the list."""
+    from mcusim.infer import load_model_bytes
+    from mcusim.tflite import ModelError, read_model
+    items = _model_list(models)
+    for s in items:
+        _, data = load_model_bytes(s)
+        try:
+            read_model(data, supported_only=True)
+        except ModelError as e:
+            raise UserError(f"{s}: {e}") from None
+    return items
+
+
 def bench_records(models: str | Sequence[PathLike] = BUILTIN_MODELS, mcu: McuLike = DEFAULT_MCU,
                   *, kernels: str | None = None, clock_mhz: float | None = None,
                   mode: str = "fast", warmup: int = 0, timeout: float | None = None,
@@ -507,18 +532,11 @@ def bench_records(models: str | Sequence[PathLike] = BUILTIN_MODELS, mcu: McuLik
     """Run each model once (like :func:`infer`) and yield its record as it finishes, named
     (``record.benchmark``) by :func:`benchmark_names`. Every model is read and checked
     before the first one runs. ``progress(name)`` may return a per-run progress callback."""
-    from mcusim.infer import load_model_bytes
-    from mcusim.tflite import ModelError, read_model
-
     spec = load_mcu(mcu)
-    _check_run_args(mode, clock_mhz)
-    items = _model_list(models)
-    for s in items:                       # bad input before any run
-        _, data = load_model_bytes(s)
-        try:
-            read_model(data, supported_only=True)
-        except ModelError as e:
-            raise UserError(f"{s}: {e}") from None
+    _check_run_args(mode, clock_mhz, None, timeout, spec)
+    if warmup < 0:
+        raise UserError(f"warmup must be at least 0 (got {warmup})")
+    items = check_models(models)          # bad input before any run
     k = kernels or default_kernels(spec)
     for s, name in zip(items, benchmark_names(items)):
         rec = infer(s, spec, kernels=k, clock_mhz=clock_mhz, mode=mode, warmup=warmup,
@@ -556,6 +574,8 @@ def bench_json(records: Sequence[RunRecord]) -> dict[str, Any]:
         "kernels": first.kernels if first else None, "mode": first.mode if first else None,
         "mcusim_version": p.mcusim_version if p else None,
         "catalog_sha256": p.catalog_sha256 if p else None,
+        "power_data": first.power_data if first else None,
+        "power_data_reason": first.power_data_reason if first else None,
         "results": [dict(r.to_row(), record=r.to_dict()) for r in records],
     }
 
@@ -589,11 +609,29 @@ def outcome_message(m: "Machine", kind: str = "run") -> str | None:
     return None
 
 
-def _check_run_args(mode: str, clock_mhz: float | None) -> None:
+def _check_run_args(mode: str, clock_mhz: float | None, max_cycles: int | None = None,
+                    timeout: float | None = None, spec: "McuSpec | None" = None) -> None:
+    """Options checked before anything runs: None means 'not given' (the default); 0, a
+    negative or a non-finite value is an error, never 'no limit'."""
+    import math
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r} (fast or detailed)")
-    if clock_mhz is not None and not (isinstance(clock_mhz, (int, float)) and clock_mhz > 0):
+    if clock_mhz is not None and not (isinstance(clock_mhz, (int, float))
+                                      and not isinstance(clock_mhz, bool)
+                                      and math.isfinite(clock_mhz) and clock_mhz > 0):
         raise UserError(f"clock must be a positive number of MHz, got {clock_mhz!r}")
+    if max_cycles is not None and not (isinstance(max_cycles, int)
+                                       and not isinstance(max_cycles, bool) and max_cycles >= 1):
+        raise UserError(f"max_cycles must be a whole number of cycles >= 1 (or None: no "
+                        f"limit), got {max_cycles!r}")
+    if timeout is not None and not (isinstance(timeout, (int, float))
+                                    and not isinstance(timeout, bool)
+                                    and math.isfinite(timeout) and timeout > 0):
+        raise UserError(f"timeout must be a positive number of seconds (or None: no "
+                        f"limit), got {timeout!r}")
+    if spec is not None and spec.power_model:
+        from mcusim.power import PowerModel
+        PowerModel.from_catalog(spec.power_model, spec)   # a bad power catalog: here, not after the run
 
 
 def _input_bytes(inp: InputLike, model_data: bytes, model_spec: str) -> bytes | None:

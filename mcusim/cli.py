@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from mcusim.argcheck import nonnegative_float, nonnegative_int, positive_float, positive_int
 from mcusim.errors import UserError
 
 EXIT_USAGE, EXIT_FAULT, EXIT_LIMIT, EXIT_DIVERGED = 2, 3, 4, 5
@@ -18,13 +20,75 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help with the epilog (exit statuses, examples) kept as written."""
+
+
+EXIT_STATUS_HELP = """\
+exit status:
+  0-255  the firmware's own status when it exits through semihosting (0: success)
+  2      bad input or usage (one line on stderr, nothing simulated)
+  3      firmware fault (a fault report on stderr)
+  4      a limit reached: --max-cycles, --timeout, or asleep with nothing to wake it
+  5      --verify: the reference CPU computed a different state
+"""
+MAIN_EXAMPLE = """
+examples:
+  mcusim run firmware_images/prebuilt/cortex-m4f/hello.elf --mcu stm32l4r5
+  mcusim infer kws --mcu stm32l4r5 --layers
+  mcusim bench --models ../shared/models/kws.tflite,ad
+  mcusim <command> --help        (docs/guide.md walks through every command)
+"""
+RUN_DESCRIPTION = """\
+Run a firmware ELF on a simulated MCU to its end (a semihosting exit), a fault or a limit,
+and print a summary line: cycles, instructions, simulated time, energy."""
+RUN_EXAMPLE = """
+example:
+  mcusim run firmware_images/prebuilt/cortex-m4f/hello.elf --mcu stm32l4r5 --profile
+"""
+MODEL_HELP = ("a .tflite file (e.g. ../shared/models/kws.tflite, the MLPerf Tiny model), "
+              "or a built-in model kws, vww, ic, ad: the MLPerf Tiny architectures with "
+              "random weights (same latency, meaningless outputs)")
+INFER_DESCRIPTION = """\
+Run inference of an int8 .tflite model in the model slot of the prebuilt inference image
+for the MCU's core; print latency, cycles, energy, flash and RAM."""
+INFER_EXAMPLE = """
+example:
+  mcusim infer ../shared/models/kws.tflite --mcu stm32l4r5 --count 3 --layers
+"""
+BENCH_DESCRIPTION = """\
+One inference of each model on one MCU, as a table. The built-in models have the MLPerf
+Tiny architectures with random weights: same operators, shapes and latency, but not the
+trained networks; give the .tflite files to run the real ones."""
+BENCH_EXAMPLE = """
+example:
+  mcusim bench --mcu stm32l4r5 --models kws,ad
+  mcusim bench --models ../shared/models/kws.tflite,../shared/models/ad.tflite --csv out.csv
+"""
+SERVE_DESCRIPTION = """\
+The simulated board on a serial link, speaking the MLPerf Tiny device protocol (name,
+profile, timestamp, help, db load/db HEX/db print, infer N [W], results; replies end in
+m-ready, errors are e-[...]). With --pty, the device path is printed once the firmware is
+ready for commands; serve exits when the host closes the port (or sends exit%)."""
+SERVE_EPILOG = """
+exit status: 0 the host closed the link or sent exit%; 2 bad input; 3 the firmware failed
+
+example:
+  mcusim serve ../shared/models/kws.tflite --pty
+"""
+
+
 def _add_common(p):
     p.add_argument("--mcu", default="stm32l4r5", help="catalog MCU name or a .toml path (default stm32l4r5)")
-    p.add_argument("--clock-mhz", type=float, help="core clock (default: the catalog's run clock)")
-    p.add_argument("--mode", choices=["fast", "detailed"], default="fast", help="timing fidelity")
+    p.add_argument("--clock-mhz", type=positive_float, metavar="F",
+                   help="core clock in MHz, > 0 (default: the catalog's run clock)")
+    p.add_argument("--mode", choices=["fast", "detailed"], default="fast",
+                   help="timing fidelity: fast (default) or detailed (every access modelled)")
     p.add_argument("--json", metavar="FILE", help="write the run record as JSON")
-    p.add_argument("--max-cycles", type=int, help="end the run with outcome 'limit' after N cycles")
-    p.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit in seconds")
+    p.add_argument("--max-cycles", type=positive_int, metavar="N",
+                   help="end the run with outcome 'limit' (exit 4) after N >= 1 cycles")
+    p.add_argument("--timeout", type=positive_float, metavar="S",
+                   help="wall-clock limit in seconds, > 0 (exit 4 when reached)")
     _add_verify(p)
 
 
@@ -32,65 +96,100 @@ def _add_verify(p):
     p.add_argument("--verify", action="store_true",
                    help="run a hook-free reference CPU beside the timed one and stop with "
                         "exit status 5 if they ever compute different states")
-    p.add_argument("--verify-interval", type=int, metavar="CYCLES",
+    p.add_argument("--verify-interval", type=positive_int, metavar="CYCLES",
                    help="end CPU slices at least this often for finer --verify checkpoints "
                         "(default: at every scheduled event, at most 4 M cycles apart)")
 
 
 def build_parser():
-    ap = _Parser(prog="mcusim", description="Cycle-approximate Cortex-M simulator for TinyML firmware.")
+    ap = _Parser(prog="mcusim", description="Cycle-approximate Cortex-M simulator for TinyML firmware.",
+                 epilog=EXIT_STATUS_HELP + MAIN_EXAMPLE, formatter_class=_Formatter)
     ap.add_argument("--version", action="store_true", help="print the version")
     sub = ap.add_subparsers(dest="cmd", parser_class=_Parser)
 
-    r = sub.add_parser("run", help="run a firmware ELF")
-    r.add_argument("elf")
+    r = sub.add_parser("run", help="run a firmware ELF", description=RUN_DESCRIPTION,
+                       epilog=EXIT_STATUS_HELP + RUN_EXAMPLE, formatter_class=_Formatter)
+    r.add_argument("elf", help="the firmware ELF (32-bit Arm, linked for the MCU's memory map)")
     _add_common(r)
     r.add_argument("--profile", action="store_true", help="print per-function cycles (exclusive, inclusive)")
     r.add_argument("--collapsed", metavar="FILE", help="write collapsed call stacks (flamegraph/speedscope)")
-    r.add_argument("--uart-input", metavar="TEXT", help="bytes the console UART receives (\\n escapes)")
-    r.add_argument("--uart-input-file", metavar="FILE", help="bytes the console UART receives")
+    r.add_argument("--uart-input", metavar="TEXT",
+                   help="bytes the console UART receives (escapes: \\n \\r \\t \\xNN \\\\)")
+    r.add_argument("--uart-input-file", metavar="FILE",
+                   help="bytes the console UART receives, from a file (at most 16 MiB)")
     r.add_argument("--semihost-dir", metavar="DIR", help="let semihosting file calls use files inside DIR")
     r.add_argument("--quiet", action="store_true", help="do not echo firmware output")
     r.add_argument("--power-trace", metavar="CSV", help="write the power-state timeline (CSV)")
     r.add_argument("--power-plot", metavar="PNG", help="plot the power timeline (PNG)")
+    r.add_argument("--reset-clock", action="store_true",
+                   help="start from the reset state (reset clock, reset register values) even "
+                        "if the firmware never touches its clock (docs/clocks.md)")
+    r.add_argument("--gpio-trace", metavar="CSV", help="write the output pin changes (CSV)")
+    r.add_argument("--force", action="store_true",
+                   help="run an ELF built for another core than the MCU's (its build "
+                        "attributes name the core; the numbers are then not that core's)")
 
-    i = sub.add_parser("infer", help="run one inference of a .tflite model on an MCU")
-    i.add_argument("model", help="a .tflite file, or a built-in model: kws, vww, ic, ad")
+    i = sub.add_parser("infer", help="run one inference of a .tflite model on an MCU",
+                       description=INFER_DESCRIPTION, epilog=EXIT_STATUS_HELP + INFER_EXAMPLE,
+                       formatter_class=_Formatter)
+    i.add_argument("model", help=MODEL_HELP)
     _add_common(i)
     i.add_argument("--kernels", choices=["ref", "opt", "npu", "cx"], default=None,
                    help="kernel set of the image (default: opt where the core has DSP, else ref)")
     i.add_argument("--input", metavar="X.npy", help="input tensor (int8/uint8 raw, or float32 to quantize)")
     i.add_argument("--output", metavar="Y.npy", help="write the output tensor (int8)")
-    i.add_argument("--count", type=int, default=1, help="inferences to run (default 1)")
-    i.add_argument("--warmup", type=int, default=0, help="warm-up inferences before measuring")
+    i.add_argument("--count", type=positive_int, default=1, metavar="N",
+                   help="measured inferences (default 1); with N > 1 the figures are the "
+                        "mean, with min and max")
+    i.add_argument("--warmup", type=nonnegative_int, default=0, metavar="N",
+                   help="warm-up inferences before measuring (default 0)")
     i.add_argument("--layers", action="store_true", help="print the per-layer breakdown")
     i.add_argument("--profile", action="store_true", help="print per-function cycles")
-    i.add_argument("--elf", help="use this inference image instead of the prebuilt one")
+    i.add_argument("--elf", help="use this inference image (built from firmware_images/) "
+                                  "instead of the prebuilt one")
     i.add_argument("--power-trace", metavar="CSV", help="write the power-state timeline (CSV)")
-    i.add_argument("--power-plot", metavar="PNG", help="plot the power timeline")
+    i.add_argument("--power-plot", metavar="PNG", help="plot the power timeline (PNG, PDF, SVG...)")
 
-    b = sub.add_parser("bench", help="run the MLPerf Tiny suite (built-in models by default)")
-    b.add_argument("--mcu", default="stm32l4r5")
-    b.add_argument("--clock-mhz", type=float)
-    b.add_argument("--mode", choices=["fast", "detailed"], default="fast")
-    b.add_argument("--kernels", choices=["ref", "opt", "npu", "cx"], default=None)
-    b.add_argument("--models", default="kws,vww,ic,ad",
-                   help="comma-separated built-in names and/or .tflite files")
+    b = sub.add_parser("bench", help="the MLPerf Tiny workloads on one MCU (built-in "
+                                     "architecture-equivalent models, or .tflite files)",
+                       description=BENCH_DESCRIPTION, epilog=EXIT_STATUS_HELP + BENCH_EXAMPLE,
+                       formatter_class=_Formatter)
+    b.add_argument("--mcu", default="stm32l4r5", help="catalog MCU name or a .toml path (default stm32l4r5)")
+    b.add_argument("--clock-mhz", type=positive_float, metavar="F",
+                   help="core clock in MHz, > 0 (default: the catalog's run clock)")
+    b.add_argument("--mode", choices=["fast", "detailed"], default="fast",
+                   help="timing fidelity: fast (default) or detailed")
+    b.add_argument("--kernels", choices=["ref", "opt", "npu", "cx"], default=None,
+                   help="kernel set of the image (default: opt where the core has DSP, else ref)")
+    b.add_argument("--models", default="kws,vww,ic,ad", metavar="LIST",
+                   help="comma-separated built-in names (kws, vww, ic, ad: random weights) "
+                        "and/or .tflite files, e.g. ../shared/models/kws.tflite")
     b.add_argument("extra_models", nargs="*", metavar="FILE", help=".tflite files to add")
-    b.add_argument("--warmup", type=int, default=0)
+    b.add_argument("--warmup", type=nonnegative_int, default=0, metavar="N",
+                   help="warm-up inferences before the measured one (default 0)")
     b.add_argument("--layers", action="store_true", help="print each model's per-layer breakdown")
-    b.add_argument("--json", metavar="FILE")
-    b.add_argument("--csv", metavar="FILE")
-    b.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit per model")
+    b.add_argument("--json", metavar="FILE", help="write the results (and each run record) as JSON")
+    b.add_argument("--csv", metavar="FILE", help="write the results table as CSV")
+    b.add_argument("--timeout", type=positive_float, metavar="S",
+                   help="wall-clock limit per model in seconds, > 0")
     _add_verify(b)
 
-    sv = sub.add_parser("serve", help="the simulated board on a serial link (MLPerf Tiny protocol)")
-    sv.add_argument("model", help="a .tflite file, or a built-in model: kws, vww, ic, ad")
-    sv.add_argument("--mcu", default="stm32l4r5")
-    sv.add_argument("--clock-mhz", type=float)
-    sv.add_argument("--mode", choices=["fast", "detailed"], default="fast")
-    sv.add_argument("--kernels", choices=["ref", "opt", "npu", "cx"], default=None)
+    sv = sub.add_parser("serve", help="the simulated board on a serial link (MLPerf Tiny protocol)",
+                        description=SERVE_DESCRIPTION, epilog=SERVE_EPILOG,
+                        formatter_class=_Formatter)
+    sv.add_argument("model", help=MODEL_HELP)
+    sv.add_argument("--mcu", default="stm32l4r5", help="catalog MCU name or a .toml path (default stm32l4r5)")
+    sv.add_argument("--clock-mhz", type=positive_float, metavar="F",
+                    help="core clock in MHz, > 0 (default: the catalog's run clock)")
+    sv.add_argument("--mode", choices=["fast", "detailed"], default="fast",
+                    help="timing fidelity: fast (default) or detailed")
+    sv.add_argument("--kernels", choices=["ref", "opt", "npu", "cx"], default=None,
+                    help="kernel set of the image (default: opt where the core has DSP, else ref)")
     sv.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (else stdin/stdout)")
+    sv.add_argument("--keepalive", type=nonnegative_float, default=1.0, metavar="S",
+                    help="send an empty line after S seconds of silence while the firmware "
+                         "computes (the MLPerf Tiny runner waits 5-30 s per reply line and "
+                         "ignores empty ones; 0: never)")
 
     ck = sub.add_parser(
         "check", help="compare a run or bench with a baseline: exit 0 within tolerance, "
@@ -112,10 +211,10 @@ def build_parser():
     ck.add_argument("--junit", metavar="XML", help="write JUnit XML (a test case per "
                                                    "benchmark and metric)")
     ck.add_argument("--markdown", metavar="MD", help="write a Markdown summary")
-    ck.add_argument("--top", type=int, default=5, metavar="N",
+    ck.add_argument("--top", type=positive_int, default=5, metavar="N",
                     help="layers and functions shown per benchmark (default 5)")
 
-    sub.add_parser("list", help="list catalog entries")
+    sub.add_parser("list", help="list catalog entries (MCUs, cores, power models)")
 
     sh = sub.add_parser("show", help="print an MCU's merged catalog (with its core and power "
                                      "model), each value with the file that set it")
@@ -148,7 +247,7 @@ def main(argv=None) -> int:
         if args.cmd == "serve":
             from mcusim.serve import serve
             return serve(args.model, args.mcu, args.kernels or default_kernels(args.mcu), args.pty,
-                         args.clock_mhz, args.mode)
+                         args.clock_mhz, args.mode, args.keepalive)
         if args.cmd == "check":
             from mcusim.check import main as check_main
             return check_main(args, run_argv)
@@ -170,7 +269,32 @@ def main(argv=None) -> int:
 
 
 def _unescape(s: str) -> bytes:
-    return s.encode("utf-8").decode("unicode_escape").encode("latin-1")
+    from mcusim.argcheck import unescape
+    return unescape(s, "--uart-input")
+
+
+# output-path options of the commands, checked before anything runs
+_OUTPUTS = (("json", "--json"), ("csv", "--csv"), ("power_trace", "--power-trace"),
+            ("collapsed", "--collapsed"), ("gpio_trace", "--gpio-trace"), ("output", "--output"))
+
+
+def check_outputs(args) -> None:
+    """Every output path of the command is writable (and a plot has a known format) before
+    the run: a bad path fails in a second, not after the work."""
+    from mcusim.argcheck import check_plot_path, check_writable
+    seen: dict[str, str] = {}
+    for attr, opt in _OUTPUTS + (("power_plot", "--power-plot"),):
+        path = getattr(args, attr, None)
+        if not path:
+            continue
+        key = os.path.abspath(path)
+        if key in seen:
+            raise UserError(f"{opt} and {seen[key]} name the same file {path}")
+        seen[key] = opt
+        if attr == "power_plot":
+            check_plot_path(path, opt)
+        else:
+            check_writable(path, opt)
 
 
 def cmd_list(args) -> int:
@@ -206,18 +330,23 @@ def cmd_run(args) -> int:
     if args.uart_input:
         uart += _unescape(args.uart_input)
     if args.uart_input_file:
-        try:
-            with open(args.uart_input_file, "rb") as f:
-                uart += f.read()
-        except OSError as e:
-            raise UserError(f"cannot read {args.uart_input_file}: {e.strerror}") from None
-    rec = api.run(args.elf, args.mcu, clock_mhz=args.clock_mhz, mode=args.mode,
+        from mcusim.argcheck import read_bounded
+        uart += read_bounded(args.uart_input_file, "--uart-input-file")
+    if args.semihost_dir and not os.path.isdir(args.semihost_dir):
+        raise UserError(f"--semihost-dir {args.semihost_dir}: not a directory")
+    check_outputs(args)
+    mcu = args.mcu
+    if args.reset_clock:
+        if args.clock_mhz:
+            raise UserError("--reset-clock and --clock-mhz exclude each other (docs/clocks.md)")
+        mcu = api.load_mcu(mcu).derive({"mcu.start_state": "reset"})
+    rec = api.run(args.elf, mcu, clock_mhz=args.clock_mhz, mode=args.mode,
                   max_cycles=args.max_cycles, timeout=args.timeout, uart_input=uart,
                   semihost_dir=args.semihost_dir,
                   stdin=None if sys.stdin.isatty() else sys.stdin.buffer,  # SYS_READC/SYS_READ(0)
                   echo=not args.quiet, profile=bool(args.profile or args.collapsed or args.json),
                   verify=(args.verify_interval or True) if args.verify else False,
-                  warn=_print_warning)
+                  warn=_print_warning, force=args.force)
     if args.power_trace or args.power_plot:
         from mcusim.power.run_energy import write_trace
         write_trace(rec.trace, args.power_trace, args.power_plot)
@@ -225,6 +354,12 @@ def cmd_run(args) -> int:
         rec.to_json(args.json)
     if args.collapsed:
         write_collapsed(rec, args.collapsed)
+    if args.gpio_trace:
+        from mcusim.record import write_gpio_trace
+        try:
+            write_gpio_trace(rec.trace, args.gpio_trace)
+        except OSError as e:
+            raise UserError(f"cannot write {args.gpio_trace}: {e.strerror}") from None
     _summary(rec, args.profile)
     _outcome_line(rec)
     return outcome_status(rec)
@@ -260,6 +395,11 @@ def _write_json(path: str, rec: dict) -> None:
         raise UserError(f"cannot write {path}: {e.strerror}") from None
 
 
+def _placeholder(rec: dict) -> str:
+    """' (placeholder power data)' when the energy comes from an unsourced power catalog."""
+    return " (placeholder power data)" if rec.get("power_data") == "placeholder" else ""
+
+
 def _summary(record, profile: bool) -> None:
     err = sys.stderr
     rec = record.to_dict()
@@ -268,7 +408,8 @@ def _summary(record, profile: bool) -> None:
           + (f" status {rec['exit_code']}" if rec["outcome"] == "exit" else "")
           + f" | {rec['cycles']:,} cycles, {rec['instructions']:,} instructions"
           + f" | {rec['seconds'] * 1e3:.3f} ms at {mhz:g} MHz on {record.mcu}"
-          + (f" | {rec['energy_j'] * 1e6:.2f} uJ, {rec['avg_power_w'] * 1e3:.2f} mW avg" if rec.get("energy_j") else "")
+          + (f" | {rec['energy_j'] * 1e6:.2f} uJ, {rec['avg_power_w'] * 1e3:.2f} mW avg"
+             + _placeholder(rec) if rec.get("energy_j") else "")
           + f" | host {record.host_seconds or 0:.2f} s", file=err)
     if profile:
         st = rec.get("stalls") or {}
@@ -328,6 +469,10 @@ class _Progress:
 def cmd_infer(args) -> int:
     from mcusim import api
 
+    check_outputs(args)
+    if args.output and not args.output.endswith(".npy"):
+        raise UserError(f"--output {args.output}: the output tensor is written as .npy "
+                        "(give a name ending in .npy)")
     prog = _Progress(args.model)
     rec = api.infer(args.model, args.mcu, kernels=args.kernels, input=args.input,
                     count=args.count, warmup=args.warmup, clock_mhz=args.clock_mhz,
@@ -338,7 +483,11 @@ def cmd_infer(args) -> int:
     d = rec.to_dict()
     if args.output and rec.output is not None:
         import numpy as np
-        np.save(args.output, rec.output)
+        try:
+            with open(args.output, "wb") as f:       # exactly this path (np.save adds .npy)
+                np.save(f, rec.output)
+        except OSError as e:
+            raise UserError(f"cannot write {args.output}: {e.strerror}") from None
     if args.json:
         rec.to_json(args.json)
     if args.power_trace or args.power_plot:
@@ -350,9 +499,11 @@ def cmd_infer(args) -> int:
         print(f"{rec.model} on {rec.mcu} ({rec.core}, {rec.clock_hz / 1e6:g} MHz, "
               + (f"{rec.kernels} kernels" if rec.kernels else f"image {rec.image}")
               + f", {rec.mode}): {rec.latency_ms:.3f} ms, {rec.inference_cycles:,} cycles"
-              + (f", {e:.1f} uJ" if e else "")
+              + (f", {e:.1f} uJ" + _placeholder(d) if e else "")
               + f" | flash {mem['flash_bytes']:,} B, RAM {mem['ram_bytes']:,} B "
               f"(arena {mem['arena_bytes']:,}, stack {mem['stack_peak_bytes']:,})")
+        if (rec.inference or {}).get("count", 0) > 1:
+            _print_inferences(rec, d)
         print(f"output sha256 {rec.output_sha256}")
         if args.layers:
             print_layers(d)
@@ -364,6 +515,19 @@ def cmd_infer(args) -> int:
         return EXIT_FAULT
     _outcome_line(rec)
     return outcome_status(rec)
+
+
+def _print_inferences(rec, d) -> None:
+    """With --count N: the mean (the headline figures), min and max, and each inference."""
+    inf = rec.inference
+    each_e = d.get("inference_energy_each_j") or []
+    print(f"  {inf['count']} inferences: mean {inf['latency_ms']:.3f} ms, {inf['cycles']:,} cycles"
+          f" | min {inf['latency_ms_min']:.3f} ms ({inf['cycles_min']:,} cycles)"
+          f" | max {inf['latency_ms_max']:.3f} ms ({inf['cycles_max']:,} cycles)")
+    print(f"  {'#':>3s} {'cycles':>13s} {'ms':>10s}" + (f" {'uJ':>9s}" if each_e else ""))
+    for i, (c, ms) in enumerate(zip(inf["cycles_each"], inf["latency_ms_each"])):
+        e = each_e[i] if i < len(each_e) else None
+        print(f"  {i + 1:3d} {c:13,d} {ms:10.3f}" + (f" {e * 1e6:9.1f}" if e is not None else ""))
 
 
 def print_layers(rec, out=None):
@@ -390,9 +554,13 @@ def cmd_bench(args) -> int:
 
     mcu = api.load_mcu(args.mcu)
     kernels = args.kernels or api.default_kernels(mcu)
-    models = [x for x in args.models.split(",") if x] + list(args.extra_models)
-    print(f"MLPerf Tiny on {mcu.name} ({mcu.core.name}, {args.clock_mhz or mcu.clock_mhz:g} MHz), "
-          f"{kernels} kernels, {args.mode} timing")
+    models = [x.strip() for x in args.models.split(",") if x.strip()] + list(args.extra_models)
+    if not models:
+        raise UserError("--models: no models given (built-in kws, vww, ic, ad and/or .tflite files)")
+    check_outputs(args)
+    api.check_models(models)              # every model read and checked before the first runs
+    print(f"MLPerf Tiny workloads on {mcu.name} ({mcu.core.name}, "
+          f"{args.clock_mhz or mcu.clock_mhz:g} MHz), {kernels} kernels, {args.mode} timing")
     hdr = f"{'benchmark':12s} {'latency ms':>11s} {'inf/s':>8s} {'cycles':>13s} {'energy uJ':>10s} {'flash B':>9s} {'RAM B':>8s}"
     print(hdr)
     progress: list[_Progress] = []
@@ -411,7 +579,7 @@ def cmd_bench(args) -> int:
         records.append(rec)
         row = rec.to_row()
         if not rec.ok:
-            print(f"{row['benchmark']:12s} failed: outcome {rec.outcome} status {rec.exit_code}")
+            print(f"{row['benchmark']:12s} failed: {rec.outcome_message or rec.outcome}")
             if rec.outcome == "diverged":
                 _outcome_line(rec)
                 diverged = True
@@ -422,6 +590,11 @@ def cmd_bench(args) -> int:
               + f" {row['flash_bytes']:9,d} {row['ram_bytes']:8,d}")
         if args.layers:
             print_layers(rec.to_dict())
+    pd_ = next((r.power_data for r in records if r.power_data), None)
+    if pd_ == "placeholder":
+        why = next((r.power_data_reason for r in records if r.power_data_reason), None)
+        print(f"energy uJ: placeholder power data ({mcu.power_model}"
+              + (f": {why})" if why else ")"))
     if args.json:
         _write_json(args.json, api.bench_json(records))
     if args.csv:
@@ -429,6 +602,37 @@ def cmd_bench(args) -> int:
             api.bench_table(records).to_csv(args.csv, index=False)
         except OSError as e:
             raise UserError(f"cannot write {args.csv}: {e.strerror}") from None
+    _bench_legend(records, mcu, kernels, args)
     if diverged:
         return EXIT_DIVERGED
-    return 0 if all(r.ok for r in records) else EXIT_FAULT
+    failed = [r for r in records if not r.ok]
+    if not failed:
+        return 0
+    # the first failure's status, as `infer` would exit: 3 fault (or the image's error), 4 limit
+    return EXIT_FAULT if failed[0].outcome == "exit" else outcome_status(failed[0])
+
+
+def _bench_legend(records, mcu, kernels: str, args) -> None:
+    """What the numbers are: which models, what one inference, energy and RAM include."""
+    from mcusim.api import BUILTIN_MODELS
+    ok = [r for r in records if r.ok]
+    builtin = sorted({r.model for r in records if r.model in BUILTIN_MODELS})
+    first = ok[0] if ok else None
+    clock = (first.clock_hz / 1e6) if first else (args.clock_mhz or mcu.clock_mhz)
+    kdesc = {"ref": "portable C reference kernels", "opt": "DSP-extension kernels (SMLAD, "
+             "as CMSIS-NN)", "npu": "NPU offload", "cx": "custom-instruction kernels"}
+    print("--")
+    if builtin:
+        print(f"{', '.join(builtin)}: built-in models with the MLPerf Tiny architectures and "
+              "random weights (same operators, shapes and latency; outputs meaningless). "
+              "The trained models: --models ../shared/models/kws.tflite,...")
+    print(f"latency: one inference after {args.warmup} warm-up(s), {mcu.core.name} at "
+          f"{clock:g} MHz, {kernels} ({kdesc.get(kernels, kernels)}), {args.mode} timing")
+    if first is not None and first.energy_uj is not None:
+        print(f"energy: the MCU's supply ({first.power_model or mcu.power_model}, "
+              f"{first.vdd_v or 0:g} V) over one inference: core, flash and SRAM as the "
+              "catalog's run/sleep currents model them; no board, no peripherals")
+    else:
+        print("energy: - (the MCU has no power model)")
+    print("flash: inference image code + model; RAM: static data + tensor arena + measured "
+          "stack peak")

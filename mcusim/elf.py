@@ -11,15 +11,15 @@ import dataclasses
 import hashlib
 import io
 import os
+import stat
+import struct
 from collections import OrderedDict
 from dataclasses import dataclass, field
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from mcusim.errors import UserError
 
 EM_ARM = "EM_ARM"
+MAX_ELF_BYTES = 256 << 20     # a firmware ELF (with debug info) is read whole: at most this
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class Firmware:
     segments: list[Segment]
     symbols: dict[str, int]            # name -> address (all symbols with a name)
     symbol_sizes: dict[str, int]
+    # the ELF's Arm build attributes (.ARM.attributes, "aeabi"): tag number -> value, e.g.
+    # {6: 13} is Tag_CPU_arch v7E-M; empty when the ELF has none (check_core then trusts it)
+    attributes: dict[int, int] = field(default_factory=dict)
     _func_addrs: list[int] = field(default_factory=list, repr=False)
     _func_names: list[str] = field(default_factory=list, repr=False)
     _func_ends: list[int] = field(default_factory=list, repr=False)
@@ -95,6 +98,7 @@ def _read_lines(path: str) -> list:
     rows: list[tuple[int, str]] = []
     try:
         with open(path, "rb") as f:
+            from elftools.elf.elffile import ELFFile   # (imported when first needed)
             elf = ELFFile(f)
             if not elf.has_dwarf_info():
                 return []
@@ -132,13 +136,20 @@ def load_firmware(path: str) -> Firmware:
     Firmware is not changed by the runs that use it."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            if stat.S_ISDIR(os.fstat(f.fileno()).st_mode):
+                raise UserError(f"cannot open firmware {path!r}: it is a directory")
+            data = f.read(MAX_ELF_BYTES + 1)    # devices and pipes: never past the bound
     except OSError as e:
         raise UserError(f"cannot open firmware {path!r}: {e.strerror}") from None
+    if len(data) > MAX_ELF_BYTES:
+        raise UserError(f"{path}: larger than {MAX_ELF_BYTES >> 20} MiB: not a firmware ELF")
     key = hashlib.sha256(data).hexdigest()
     fw = _PARSED.get(key)
     if fw is None:
-        fw = _parse(path, io.BytesIO(data))
+        fw = _disk_load(key, path)
+        if fw is None:
+            fw = _parse(path, io.BytesIO(data))
+            _disk_save(key, fw)
         _PARSED[key] = fw
         while len(_PARSED) > _PARSED_MAX:
             _PARSED.popitem(last=False)
@@ -147,6 +158,73 @@ def load_firmware(path: str) -> Firmware:
     if fw.path != path:
         fw = dataclasses.replace(fw, path=path)
     return fw
+
+
+# The parse is also kept in the user's cache directory (MCUSIM_ELF_CACHE=0: never), keyed by
+# the same sha256 and this reader's format version: a JSON header (entry, segment table,
+# symbols, functions) and the segments' bytes. A file that does not check out is ignored.
+_DISK_FORMAT = 2
+
+
+def _disk_path(key: str):
+    if os.environ.get("MCUSIM_ELF_CACHE", "1") == "0":
+        return None
+    from mcusim.timing.blocks import cache_dir
+    d = cache_dir()
+    return None if d is None else d / f"elf-{key[:32]}-v{_DISK_FORMAT}.bin"
+
+
+def _disk_save(key: str, fw: Firmware) -> None:
+    import json
+    p = _disk_path(key)
+    if p is None:
+        return
+    head = {"key": key, "entry": fw.entry, "symbols": fw.symbols, "sizes": fw.symbol_sizes,
+            "funcs": [fw._func_addrs, fw._func_ends, fw._func_names],
+            "attrs": sorted(fw.attributes.items()),
+            "segments": [[s.paddr, s.vaddr, len(s.data), s.memsz] for s in fw.segments]}
+    h = json.dumps(head, separators=(",", ":")).encode()
+    tmp = p.with_name(f"{p.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(len(h).to_bytes(8, "little"))
+            f.write(h)
+            for s in fw.segments:
+                f.write(s.data)
+        os.replace(tmp, p)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def _disk_load(key: str, path: str) -> Firmware | None:
+    import json
+    p = _disk_path(key)
+    if p is None:
+        return None
+    try:
+        raw = p.read_bytes()
+        n = int.from_bytes(raw[:8], "little")
+        head = json.loads(raw[8:8 + n])
+        if head.get("key") != key:
+            return None
+        off, segments = 8 + n, []
+        for paddr, vaddr, size, memsz in head["segments"]:
+            if off + size > len(raw):
+                return None
+            segments.append(Segment(paddr, vaddr, raw[off:off + size], memsz))
+            off += size
+        if off != len(raw) or not segments:
+            return None
+        fw = Firmware(path=path, entry=head["entry"], segments=segments,
+                      symbols=head["symbols"], symbol_sizes=head["sizes"],
+                      attributes={int(k): int(v) for k, v in head["attrs"]})
+        fw._func_addrs, fw._func_ends, fw._func_names = head["funcs"]
+        return fw
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _parse(path: str, f) -> Firmware:
@@ -158,6 +236,10 @@ def _parse(path: str, f) -> Firmware:
     if head[5] != 1:
         raise UserError(f"{path}: a big-endian ELF; mcusim runs little-endian Cortex-M firmware")
     f.seek(0)
+    from elftools.common.exceptions import ELFError   # (imported when first needed)
+    from elftools.construct import ConstructError
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
     try:
         elf = ELFFile(f)
         machine = elf["e_machine"]
@@ -175,9 +257,12 @@ def _parse(path: str, f) -> Firmware:
         sizes: dict[str, int] = {}
         funcs: list[tuple[int, int, str]] = []
         symtab = elf.get_section_by_name(".symtab")
+        if symtab is not None and not isinstance(symtab, SymbolTableSection):
+            raise UserError(f"{path}: section .symtab is not a symbol table "
+                            f"(type {symtab['sh_type']})")
         if symtab is not None:
             for sym in symtab.iter_symbols():
-                name = sym.name
+                name = printable(sym.name)
                 if not name or name.startswith("$"):
                     continue
                 value = sym["st_value"]
@@ -189,13 +274,185 @@ def _parse(path: str, f) -> Firmware:
                     symbols[name] = value
                     sizes[name] = sym["st_size"]
         entry = elf["e_entry"]
-    except ELFError as e:
-        raise UserError(f"{path}: malformed ELF ({e})") from None
+        attrs = elf.get_section_by_name(".ARM.attributes")
+        attributes = parse_attributes(attrs.data()) if attrs is not None else {}
+    except (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError,
+            UnicodeDecodeError, OverflowError) as e:
+        # pyelftools' readers on bytes that do not hold what the headers say
+        raise UserError(f"{path}: malformed ELF ({printable(str(e))[:200]})") from None
     if not segments:
         raise UserError(f"{path}: no loadable segments")
     funcs.sort()
-    fw = Firmware(path=path, entry=entry, segments=segments, symbols=symbols, symbol_sizes=sizes)
+    fw = Firmware(path=path, entry=entry, segments=segments, symbols=symbols, symbol_sizes=sizes,
+                  attributes=attributes)
     fw._func_addrs = [a for a, _, _ in funcs]
     fw._func_ends = [e for _, e, _ in funcs]
     fw._func_names = [n for _, _, n in funcs]
     return fw
+
+
+def printable(name: str) -> str:
+    """A name from the ELF made safe for a terminal and a one-line report: characters that
+    are not printable (newlines, escape sequences, other controls) become \\xNN / \\uNNNN."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else
+                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in name)
+
+
+# --------------------------------------------------------------------------- build attributes
+# Arm ELF build attributes (ABI addenda, "aeabi" vendor section): the tags that say which
+# core the code was compiled for.
+TAG_CPU_ARCH, TAG_CPU_ARCH_PROFILE, TAG_FP_ARCH = 6, 7, 10
+TAG_ABI_HARDFP_USE, TAG_ABI_VFP_ARGS, TAG_DSP_EXTENSION = 27, 28, 46
+CPU_ARCH_NAMES = {
+    0: "pre-Armv4", 1: "Armv4", 2: "Armv4T", 3: "Armv5T", 4: "Armv5TE", 5: "Armv5TEJ",
+    6: "Armv6", 7: "Armv6KZ", 8: "Armv6T2", 9: "Armv6K", 10: "Armv7", 11: "Armv6-M",
+    12: "Armv6-M", 13: "Armv7E-M", 14: "Armv8-A", 15: "Armv8-R", 16: "Armv8-M Baseline",
+    17: "Armv8-M Mainline", 18: "Armv8.1-A", 19: "Armv8.2-A", 20: "Armv8.3-A",
+    21: "Armv8.1-M Mainline", 22: "Armv9-A",
+}
+# what a core of each catalog `arch` runs: the Tag_CPU_arch values (Armv7 with profile M)
+_CORE_ARCH = {"armv6-m": {11, 12}, "armv7-m": {10}, "armv7e-m": {13}, "armv8-m.main": {17},
+              "armv8-m.base": {16}}
+_ARCH_CORES = {11: "Cortex-M0/M0+", 12: "Cortex-M0/M0+", 13: "Cortex-M4/M7",
+               16: "Cortex-M23", 17: "Cortex-M33/M35P/M55", 21: "Cortex-M55/M85"}
+_STRING_TAGS = {4, 5, 67}
+
+
+def parse_attributes(data: bytes) -> dict[int, int]:
+    """The integer attributes of the "aeabi" file scope (section format 'A': subsections of
+    length, vendor name, then tag/size/attributes; integers ULEB128, strings NUL-ended).
+    Anything malformed ends the parse with what was read (attributes only inform a check)."""
+    out: dict[int, int] = {}
+    if not data or data[0] != 0x41:                    # 'A'
+        return out
+    pos, n = 1, len(data)
+    while pos + 4 <= n:
+        length = int.from_bytes(data[pos:pos + 4], "little")
+        end = min(n, pos + length)
+        if length < 5:
+            break
+        nul = data.find(b"\0", pos + 4, end)
+        if nul < 0:
+            break
+        vendor = data[pos + 4:nul]
+        q = nul + 1
+        while vendor == b"aeabi" and q + 5 <= end:
+            tag = data[q]
+            size = int.from_bytes(data[q + 1:q + 5], "little")
+            sub_end = min(end, q + max(size, 5))
+            if tag == 1:                                  # Tag_File: the whole file
+                _attrs(data, q + 5, sub_end, out)
+            q = sub_end
+            if size < 5:
+                break
+        pos = end
+    return out
+
+
+def _uleb(data: bytes, i: int, end: int) -> tuple[int, int]:
+    v = shift = 0
+    while i < end:
+        b = data[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80 or shift > 63:
+            return v, i
+    return v, end
+
+
+def _attrs(data: bytes, i: int, end: int, out: dict[int, int]) -> None:
+    while i < end:
+        tag, i = _uleb(data, i, end)
+        if tag in _STRING_TAGS or (tag > 32 and tag % 2 == 1):
+            nul = data.find(b"\0", i, end)
+            i = end if nul < 0 else nul + 1
+        elif tag == 32:                                   # Tag_compatibility: ULEB + string
+            _, i = _uleb(data, i, end)
+            nul = data.find(b"\0", i, end)
+            i = end if nul < 0 else nul + 1
+        else:
+            v, i = _uleb(data, i, end)
+            out[tag] = v
+
+
+def built_for(fw: Firmware) -> str | None:
+    """The architecture the ELF says it was built for ('Armv6-M (Cortex-M0/M0+)'), or None."""
+    a = fw.attributes
+    arch = a.get(TAG_CPU_ARCH)
+    if arch is None:
+        return None
+    if arch == 10:
+        prof = a.get(TAG_CPU_ARCH_PROFILE)
+        name = {0x4D: "Armv7-M", 0x41: "Armv7-A", 0x52: "Armv7-R"}.get(prof, "Armv7")
+        return name + (" (Cortex-M3)" if prof == 0x4D else "")
+    name = CPU_ARCH_NAMES.get(arch, f"architecture {arch}")
+    cores = _ARCH_CORES.get(arch)
+    return name + (f" ({cores})" if cores else "")
+
+
+def core_mismatch(fw: Firmware, core) -> str | None:
+    """Why the ELF's build attributes do not fit the core (`CoreSpec`: `arch`, `fpu`,
+    `has_dsp`), or None when they fit or the ELF has no attributes."""
+    a = fw.attributes
+    arch = a.get(TAG_CPU_ARCH)
+    if arch is None:
+        return None
+    ok = _CORE_ARCH.get(core.arch)
+    if ok is None:
+        return None                                      # a core this check does not know
+    if arch not in ok or (arch == 10 and a.get(TAG_CPU_ARCH_PROFILE, 0x4D) != 0x4D):
+        return f"built for {built_for(fw)}"
+    fp = a.get(TAG_FP_ARCH, 0)
+    fpu = (core.fpu or "none").lower()
+    if fp and fpu == "none":
+        return "built with floating-point instructions (Tag_FP_arch), the core has no FPU"
+    if fp:
+        level = 5 if fp >= 7 else 4
+        core_level = 5 if fpu.startswith("fpv5") else 4
+        dp = a.get(TAG_ABI_HARDFP_USE, 0) != 1             # 1: single precision only
+        if level > core_level:
+            return f"built for an FPv{level} FPU, the core has {core.fpu}"
+        if dp and fpu.endswith("-sp") and a.get(TAG_ABI_VFP_ARGS) == 1:
+            return f"built for a double-precision FPU, the core has {core.fpu} (single precision)"
+    if a.get(TAG_DSP_EXTENSION) == 1 and not core.has_dsp:
+        return "built with the DSP extension, the core has none"
+    return None
+
+
+def check_core(fw: Firmware, mcu, force: bool = False) -> None:
+    """Refuse (one line) an ELF built for another core than the MCU's: its numbers would
+    be another core's. `force` runs it anyway."""
+    why = core_mismatch(fw, mcu.core)
+    if why is None or force:
+        return
+    arch_name = {"armv6-m": "Armv6-M", "armv7-m": "Armv7-M", "armv7e-m": "Armv7E-M",
+                 "armv8-m.main": "Armv8-M Mainline", "armv8-m.base": "Armv8-M Baseline"}
+    hint = _parts_for(fw)
+    raise UserError(f"{os.path.basename(fw.path)}: {why}; {mcu.name} has a {mcu.core.name} "
+                    f"({arch_name.get(mcu.core.arch, mcu.core.arch)}, FPU {mcu.core.fpu or 'none'})"
+                    + (f": use --mcu {hint}" if hint else ": use --mcu with a part of that core")
+                    + ", or --force to run it anyway")
+
+
+def _parts_for(fw: Firmware) -> str | None:
+    """Catalog MCUs whose core fits the ELF, for the hint ('stm32g0b1 or generic-m0plus')."""
+    try:
+        from mcusim.catalog import list_catalog, load_mcu
+        names = [n for n, _ in list_catalog().get("mcus", [])]
+        fp = fw.attributes.get(TAG_FP_ARCH, 0)
+        want = "none" if not fp else "fpv5" if fp >= 7 else "fpv4"
+        fits = []
+        for n in names:
+            try:
+                core = load_mcu(n).core
+            except UserError:
+                continue
+            if core_mismatch(fw, core) is None:
+                # the closest parts first: the same FPU generation, real parts before generic
+                fits.append(((core.fpu or "none")[:4] != want, n.startswith("generic"), n))
+        return " or ".join(n for *_, n in sorted(fits)[:3]) if fits else None
+    except UserError:
+        return None

@@ -7,6 +7,7 @@ The image and its ABI: firmware_images/app/infer_main.c and docs/CONTRACTS.md.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import types
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ IMAGE_TARGET = {
     "cortex-m7f": "cortex-m7f",
     "cortex-m33": "cortex-m33",
 }
+MAX_MODEL_BYTES = 64 << 20   # a .tflite is read whole; larger than any MCU's flash anyway
 KERNEL_SETS = ("ref", "opt", "npu", "cx")   # npu, cx: accelerator images (docs/accelerators.md)
 ERRORS = {10: "the runtime rejected the model as malformed",
           11: "the model needs an operator or type the runtime lacks",
@@ -68,11 +70,11 @@ def load_model_bytes(spec: str) -> tuple[str, bytes]:
     from mcusim.tflite.builtin import BUILTIN_MODELS, builtin_model_bytes
     if spec in BUILTIN_MODELS:
         return spec, builtin_model_bytes(spec)
-    try:
-        with open(spec, "rb") as f:
-            return Path(spec).stem, f.read()
-    except OSError as e:
-        raise UserError(f"cannot read model {spec!r}: {e.strerror}") from None
+    from mcusim.argcheck import read_bounded
+    if not os.path.exists(spec) and "/" not in spec and not spec.endswith(".tflite"):
+        raise UserError(f"unknown model {spec!r}: give a built-in model "
+                        f"({', '.join(BUILTIN_MODELS)}) or a .tflite file")
+    return Path(spec).stem, read_bounded(spec, "model", MAX_MODEL_BYTES)
 
 
 def quantize_input(model, arr: np.ndarray) -> bytes:
@@ -247,14 +249,21 @@ def _enrich(rec: dict, m, model, fw, model_bytes: int, count: int) -> None:
                        "stalls": {k: v // max(1, d["n"]) for k, v in d["stalls"].items()} or None})
     rec["layers"] = layers
     t = m.trace
-    wins = t.windows
-    per_inf = [w.end - w.begin for w in wins if w.end is not None]
+    done = [w for w in t.windows if w.end is not None]
+    per_inf = [w.end - w.begin for w in done]
+    ms_each = [(t.seconds(w.end) - t.seconds(w.begin)) * 1e3 for w in done]
+    # one inference's figures: the mean over the measured inferences (as the layer table),
+    # with the min, the max and each one
     rec["inference"] = {
         "count": len(per_inf),
-        "cycles": per_inf[-1] if per_inf else None,
+        "cycles": round(sum(per_inf) / len(per_inf)) if per_inf else None,
+        "cycles_min": min(per_inf) if per_inf else None,
+        "cycles_max": max(per_inf) if per_inf else None,
         "cycles_each": per_inf,
-        "latency_ms": (t.seconds(wins[-1].end) - t.seconds(wins[-1].begin)) * 1e3
-        if per_inf else None,
+        "latency_ms": sum(ms_each) / len(ms_each) if ms_each else None,
+        "latency_ms_min": min(ms_each) if ms_each else None,
+        "latency_ms_max": max(ms_each) if ms_each else None,
+        "latency_ms_each": ms_each,
         "macs": model.macs,
     }
     data_lo, bss_hi = fw.symbol("__data_start"), fw.symbol("__bss_end")

@@ -5,6 +5,12 @@ The console UART of the inference image (in MLPerf Tiny protocol mode) is bridge
 pseudo-terminal (`--pty`, prints the device path) or to this process's stdin/stdout.
 Simulated time runs while the firmware waits for the host; the timestamps the firmware
 reports (m-lap-us) are simulated time, as on the board.
+
+Keep-alive: a host such as the MLPerf Tiny runner waits a limited wall time for each reply
+line (its serial_device.py read_line: 5 s by default in current versions, 30 s in older
+performance scripts), while the simulated board may compute longer (`infer 70 10` on kws). Whenever the link has been silent for `keepalive` seconds at a line
+boundary, an empty line is sent; the runner ignores empty lines. It never splits a line
+and never reaches the run record (the firmware's output is unchanged).
 """
 
 from __future__ import annotations
@@ -12,12 +18,19 @@ from __future__ import annotations
 import os
 import select
 import sys
+import time
+
+KEEPALIVE_S = 1.0        # wall seconds of silence before an empty line is sent
 
 
 class HostLink:
-    def __init__(self, rfd: int, wfd: int):
+    def __init__(self, rfd: int, wfd: int, keepalive: float | None = KEEPALIVE_S):
         self.rfd, self.wfd = rfd, wfd
         self.closed = False
+        self.keepalive_s = keepalive          # None or 0: no keep-alive
+        self.last_tx = time.monotonic()
+        self.line_start = True                # the last byte sent ended a line
+        self.keepalives = 0
 
     def poll(self, timeout: float) -> bytes:
         if self.closed:
@@ -34,10 +47,24 @@ class HostLink:
         return data
 
     def send(self, data: bytes) -> None:
+        if not data:
+            return
         try:
             os.write(self.wfd, data)
         except OSError:
             self.closed = True
+        self.last_tx = time.monotonic()
+        self.line_start = data.endswith(b"\n")
+
+    def keep_alive(self, now: float | None = None) -> None:
+        """An empty line when the link has been silent for `keepalive_s` at a line
+        boundary (called by the simulator between CPU slices)."""
+        if not self.keepalive_s or self.closed or not self.line_start:
+            return
+        now = time.monotonic() if now is None else now
+        if now - self.last_tx >= self.keepalive_s:
+            self.send(b"\r\n")
+            self.keepalives += 1
 
 
 def open_pty():
@@ -47,20 +74,22 @@ def open_pty():
     return master, os.ttyname(slave), slave
 
 
-def serve(model: str, mcu: str, kernels: str, use_pty: bool, clock_mhz=None, mode="fast") -> int:
+def serve(model: str, mcu: str, kernels: str, use_pty: bool, clock_mhz=None, mode="fast",
+          keepalive: float | None = KEEPALIVE_S) -> int:
     from mcusim.infer import run_inference
 
     if use_pty:
         master, path, _slave = open_pty()
-        link = HostLink(master, master)
+        link = HostLink(master, master, keepalive)
         print(f"mcusim: serving {model} on {mcu}: serial device {path} (Ctrl-C to stop)",
               file=sys.stderr, flush=True)
     else:
-        link = HostLink(sys.stdin.fileno(), sys.stdout.fileno())
+        link = HostLink(sys.stdin.fileno(), sys.stdout.fileno(), keepalive)
 
     def attach(m):
         m.uart_host = link
 
     r = run_inference(model, mcu, kernels=kernels, protocol_input=b"", clock_mhz=clock_mhz,
-                      mode=mode, machine_setup=attach, power=False)
+                      mode=mode, machine_setup=attach, power=False,
+                      progress=lambda m: link.keep_alive())
     return 0 if r.machine.outcome == "exit" else 3

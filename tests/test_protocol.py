@@ -109,3 +109,70 @@ def test_live_session_over_pty():
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def test_keep_alive_only_at_line_boundaries():
+    from mcusim.serve import HostLink
+    r, w = os.pipe()
+    try:
+        link = HostLink(r, w, keepalive=1.0)
+        link.send(b"m-lap-us-")                  # a line in progress: never split
+        link.keep_alive(now=time.monotonic() + 100)
+        link.send(b"123\r\n")
+        link.keep_alive(now=link.last_tx + 0.5)  # not silent long enough
+        link.keep_alive(now=link.last_tx + 1.5)
+        assert os.read(r, 100) == b"m-lap-us-123\r\n\r\n" and link.keepalives == 1
+        quiet = HostLink(r, w, keepalive=0)
+        quiet.keep_alive(now=time.monotonic() + 100)
+        assert quiet.keepalives == 0
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")
+def test_infer_70_10_over_pty_sends_keep_alives():
+    """The MLPerf Tiny runner's performance scripts send `infer 70 10` and wait at most
+    30 s of wall time per reply line: while the simulated board computes, mcusim serve
+    sends empty lines (here every 0.2 s of silence), only between lines."""
+    p = subprocess.Popen([sys.executable, "-m", "mcusim", "serve", "ad", "--pty", "--kernels",
+                          "ref", "--keepalive", "0.2"],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=ROOT, text=True)
+    try:
+        line = p.stderr.readline()
+        m = re.search(r"serial device (\S+)", line)
+        assert m, line
+        fd = os.open(m.group(1), os.O_RDWR | os.O_NOCTTY)
+        buf = b""
+
+        def expect(token: bytes, timeout=600.0):
+            nonlocal buf
+            t = time.monotonic() + timeout
+            while token not in buf:
+                r, _, _ = select.select([fd], [], [], max(0.0, t - time.monotonic()))
+                assert r, f"timed out waiting for {token!r}; got {buf[-300:]!r}"
+                buf += os.read(fd, 4096)
+
+        expect(b"m-init-done")
+        x = np.linspace(-5, 1, 640, dtype=np.float32).tobytes()
+        for c in commands(x):
+            os.write(fd, c.encode())
+        expect(b"m-load-done")
+        start = len(buf)
+        os.write(fd, b"infer 70 10%")
+        expect(b"m-infer-done")
+        expect(b"m-results-[")
+        expect(b"m-ready", timeout=60)
+        os.write(fd, b"exit%")
+        p.wait(timeout=120)
+        os.close(fd)
+        assert p.returncode == 0
+        lines = buf[start:].decode().replace("\r", "").split("\n")
+        body = lines[lines.index("m-infer-start-70"):lines.index("m-infer-done")]
+        assert body.count("") >= 1, "no keep-alive while the board computed"
+        assert all(ln == "" or ln.startswith(("m-", "e-")) for ln in lines[:-1]), lines
+        laps = [ln for ln in lines if ln.startswith("m-lap-us-")]
+        assert len(laps) == 2
+    finally:
+        if p.poll() is None:
+            p.kill()

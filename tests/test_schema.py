@@ -101,7 +101,8 @@ def _check_round_trip(spec):
         assert head in declared, f"{spec.source_path}: '{path}' has no declared field"
         typed = declared[head]
         for k in rest:
-            typed = typed[k]
+            # maps keyed by register offset (REG_MAP: {"0x14" = ...}) hold int keys
+            typed = typed[k] if k in typed else typed[int(k, 0)]
         if path == "core.fpu" and raw == "none":
             assert typed is None
         elif isinstance(raw, list) and isinstance(typed, S.FrozenMap):   # class list -> map
@@ -199,12 +200,18 @@ def test_unknown_keys_in_core_and_power_files(tmp_path):
     msg = err(tmp_path, 'extends = "stm32l4r5"\n[slep]\nsleep_ua_per_mhz = 1.0\n',
               loader=load_power)
     assert "unknown table [slep] (did you mean [sleep]?)" in msg
-    msg = err(tmp_path, 'extends = "stm32l4r5"\n[access_energy]\nflash_read_pj = 1.5\n'
+    msg = err(tmp_path, 'extends = "stm32l4r5"\n[access_energy]\nflash_read_through_pj = 1.5\n'
               'enable = true\n', loader=load_power)
     assert "'access_energy.enable'" in msg and "did you mean 'access_energy.enabled'" in msg
+    # activity events are declared keys: a misspelt one is an error, not a new event
+    msg = err(tmp_path, 'extends = "stm32l4r5"\n[access_energy]\nflash_read_pj = 1.5\n',
+              loader=load_power)
+    assert "unknown key 'access_energy.flash_read_pj'" in msg and "flash_read_" in msg
     p = tmp_path / "ok.toml"
-    p.write_text('extends = "stm32l4r5"\n[access_energy]\nenabled = true\nflash_read_pj = 1.5\n')
-    assert dict(load_power(str(p)).access_energy.energies_pj) == {"flash_read_pj": 1.5}
+    p.write_text('extends = "stm32l4r5"\n[access_energy]\nenabled = true\n'
+                 'flash_read_through_pj = 1.5\ninstr_mac_pj = 2.0\n')
+    ae = load_power(str(p)).access_energy
+    assert dict(ae.energies_pj) == {"instr_mac_pj": 2.0} and ae.flash_read_through_pj == 1.5
 
 
 def test_the_error_names_the_file_that_set_the_key(tmp_path):
@@ -421,7 +428,8 @@ def test_peripheral_params_are_typed_and_used(tmp_path):
     assert m.peripheral("rcc").params.hse_hz == 16e6
     assert load_mcu("stm32l4r5").peripheral("rcc").params.hse_hz == 8e6      # the default
     rcc = Stm32Rcc(None, m.peripheral("rcc"))
-    rcc.regs[0x08] = 2                                   # SW = HSE
+    rcc.write_word(0x00, rcc.read_word(0x00) | 1 << 16)  # HSEON (RM0432 RCC_CR): HSERDY
+    rcc.write_word(0x08, 2)                              # SW = HSE: SWS follows once ready
     assert rcc.sysclk_hz() == 16e6
     pwr = Stm32Pwr(None, m.peripheral("pwr"))
     assert pwr.read_word(0x14) == 0x400 and pwr.read_word(0x00) == 0x4

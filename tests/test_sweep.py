@@ -84,7 +84,7 @@ def client():
     ('[[workloads]]\nmodel = "ad"\n[params]\nkernels = ["ref", "fast"]',
      "s.toml: point 1 (kernels=fast), workload ad: unknown kernel set 'fast'"),
     ('[[workloads]]\nmodel = "nope.tflite"\n[params]\n"mcu.clock_mhz" = [80]',
-     "s.toml: workload nope: cannot read model"),
+     "s.toml: workload nope: model "),
     ('[[workloads]]\nmodel = "ad"\n[params]\n"mcu.clock_mhz" = { uniform = [40, 120] }',
      "s.toml: params.\"mcu.clock_mhz\" is a distribution; a grid needs lists or ranges"),
     ('[sweep]\nsearch = "lhs"\n[[workloads]]\nmodel = "ad"\n[params]\n"mcu.clock_mhz" = [80]',

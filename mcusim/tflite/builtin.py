@@ -417,8 +417,50 @@ def _built(name: str) -> bytes:
         raise ValueError(
             f"unknown built-in model {name!r}; choose one of {', '.join(BUILTIN_MODELS)}"
         )
+    path = _cache_path(name)
+    if path is not None:
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
     net, inp, out = _ARCHS[name]()
-    return net.finish(inp, out)
+    data = net.finish(inp, out)
+    if path is not None:
+        _cache_write(path, data)
+    return data
+
+
+def _cache_path(name: str):
+    """The built model in the user's cache directory, keyed by this builder's source and
+    the libraries that shape its bytes (MCUSIM_MODEL_CACHE=0: build every time)."""
+    import hashlib
+    import os
+    from pathlib import Path
+    if os.environ.get("MCUSIM_MODEL_CACHE", "1") == "0":
+        return None
+    try:
+        from mcusim.timing.blocks import cache_dir
+        d = cache_dir()
+        if d is None:
+            return None
+        h = hashlib.sha256(Path(__file__).read_bytes())
+        h.update(f"{name} {np.__version__} {getattr(flatbuffers, '__version__', '')}".encode())
+        return d / f"model-{name}-{h.hexdigest()[:20]}.tflite"
+    except OSError:
+        return None
+
+
+def _cache_write(path, data: bytes) -> None:
+    import os
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 # ---------------------------------------------------------------------------
