@@ -41,14 +41,23 @@ def model(mcu):
     return PowerModel.from_catalog("stm32l4r5", mcu)
 
 
+def board_a(toml, mhz=None):
+    """[board] of an LDO catalog: extra_ua in every state, peripherals x MHz in Run/Sleep
+    (stm32l4r5: the NUCLEO-L4R5ZI rail, docs/power.md)."""
+    b = toml.get("board", {})
+    per = b.get("peripherals_ua_per_mhz", 0.0) * mhz if mhz is not None else 0.0
+    return (b.get("extra_ua", 0.0) + per) * 1e-6
+
+
 def run_a(toml, rng, mhz, loc="flash_accel_on"):
     t = toml["run"][rng][loc]
-    return (t.get("run_static_ua", 0.0) + t["run_ua_per_mhz"] * mhz) * 1e-6
+    return (t.get("run_static_ua", 0.0) + t["run_ua_per_mhz"] * mhz) * 1e-6 + board_a(toml, mhz)
 
 
 def sleep_a(toml, mhz):
     s = toml["sleep"]
-    return (s.get("sleep_static_ua", 0.0) + s["sleep_ua_per_mhz"] * mhz) * 1e-6
+    return (s.get("sleep_static_ua", 0.0) + s["sleep_ua_per_mhz"] * mhz) * 1e-6 \
+        + board_a(toml, mhz)
 
 
 # ---------------------------------------------------------------------------- model
@@ -58,7 +67,8 @@ def test_model_currents_follow_catalog(l4, model):
     assert model.run_current_a(120e6) == approx(run_a(l4, "range1_boost", 120))
     assert model.run_current_a(80e6, "range1") == approx(run_a(l4, "range1", 80))
     assert model.sleep_current_a(120e6) == approx(sleep_a(l4, 120))
-    assert model.state_current_a("stop2") == approx(l4["states"]["stop2"]["current_ua"] * 1e-6)
+    assert model.state_current_a("stop2") == approx(l4["states"]["stop2"]["current_ua"] * 1e-6
+                                                    + board_a(l4))
     secs, joules = model.wakeup("stop1")
     assert secs == approx(l4["states"]["stop1"]["wakeup_us"] * 1e-6)
     assert joules is None
@@ -111,8 +121,8 @@ def test_l4r5_run_1ms_then_sleep_9ms(l4, model):
     v = l4["power"]["vdd_v"]
     e_run = run_a(l4, "range1_boost", 120) * v * 1e-3
     e_sleep = sleep_a(l4, 120) * v * 9e-3
-    # by hand with the current catalog (110 uA/MHz, 30 uA/MHz, 1.8 V):
-    # 13.2 mA * 1.8 V * 1 ms = 23.76 uJ; 3.6 mA * 1.8 V * 9 ms = 58.32 uJ
+    # by hand with the current catalog (110 uA/MHz, 30 uA/MHz, board rail 4058.5 uA, 1.8 V):
+    # 17.2585 mA * 1.8 V * 1 ms = 31.065 uJ; 7.6585 mA * 1.8 V * 9 ms = 124.07 uJ
     assert r.seconds == approx(10e-3)
     assert r.power_states["run"]["energy_j"] == approx(e_run)
     assert r.power_states["sleep"]["energy_j"] == approx(e_sleep)
@@ -135,7 +145,7 @@ def test_duty_cycle_with_stop2_and_wakeups(l4, model):
     r = account(tl, model)
     v = l4["power"]["vdd_v"]
     p_run = run_a(l4, "range1_boost", 120) * v
-    p_stop2 = l4["states"]["stop2"]["current_ua"] * 1e-6 * v
+    p_stop2 = (l4["states"]["stop2"]["current_ua"] * 1e-6 + board_a(l4)) * v
     t_wake = l4["states"]["stop2"]["wakeup_us"] * 1e-6
     n_wake = periods - 1                       # the run ends asleep: no wake-up after it
     e_wake = p_run * t_wake                    # no wake-up energy in the catalog
@@ -159,8 +169,8 @@ def test_deepsleep_default_mapping_is_catalog_default(l4, model):
     r = account(tl, model)
     d = l4["power"]["deep_sleep_default"]
     assert list(r.power_states) == [d]
-    assert r.energy_j == approx(l4["states"][d]["current_ua"] * 1e-6 * l4["power"]["vdd_v"]
-                                * 1200 / f)
+    assert r.energy_j == approx((l4["states"][d]["current_ua"] * 1e-6 + board_a(l4))
+                                * l4["power"]["vdd_v"] * 1200 / f)
 
 
 @pytest.fixture()
@@ -188,7 +198,7 @@ def test_dvfs_120_to_26_mhz_with_range_change(l4, dvfs_model):
     r = account(tl, dvfs_model)
     v = l4["power"]["vdd_v"]
     i_hi = run_a(l4, "range1_boost", 120)
-    i_lo = (250.0 + 80.0 * 26) * 1e-6
+    i_lo = (250.0 + 80.0 * 26) * 1e-6 + board_a(l4, 26)
     e_hi, e_lo = i_hi * v * 5e-3, i_lo * v * 10e-3
     assert r.energy_j == approx(e_hi + e_lo)
     assert r.seconds == approx(15e-3)

@@ -57,6 +57,9 @@ ROWS = {
 # part (stm32u575 at 96 MHz) and reported as such, not as a validation of a U385 model.
 TRAIN = {("v0.5", "NUCLEO-L4R5ZI")}
 STANDIN = {("v1.3", "NUCLEO-U385RG-Q"): "stm32u575 at 96 MHz (no STM32U385 data)"}
+# The rows issue 15 lists (the others are further public ST rows on the same boards).
+ISSUE_ROWS = {("v0.5", "NUCLEO-L4R5ZI"), ("v0.7", "NUCLEO-L4R5ZI"), ("v1.2", "NUCLEO-U575ZI-Q"),
+              ("v1.3", "NUCLEO-U385RG-Q")}
 
 # Kernel set standing in for each software stack: the reference kernels for TFLM's
 # reference-era code, the optimised (SIMD) kernels for X-CUBE-AI's dense code.

@@ -3,6 +3,8 @@ the public MLPerf Tiny measurements (mlperf.py), per model, board and software s
 
     python experiments/energy/run.py counts   # simulate: activity per inference -> runs.json
     python experiments/energy/run.py table    # results.md/.csv/.json and power.png
+    python experiments/energy/run.py cli      # the same boards through `mcusim infer` (fast
+                                              # mode) -> cli_check.json
 
 `counts` runs one inference of each MLPerf Tiny reference model (../shared/models) in
 `detailed` mode (every access modelled, the reference) with the project's reference
@@ -100,7 +102,8 @@ def table() -> int:
             p_meas = mlperf.power_mw(lat, e_uj)
             p_pred = p_w * 1e3
             rows.append({
-                "release": rel, "board": board, "stack": stack, "role": role, "model": model,
+                "release": rel, "board": board, "stack": stack, "role": role,
+                "in_issue": (rel, board) in mlperf.ISSUE_ROWS, "model": model,
                 "mcu": mcu, "kernels": kernels, "clock_mhz": mhz,
                 "measured_latency_ms": lat, "measured_energy_uj": e_uj,
                 "measured_power_mw": round(p_meas, 3),
@@ -143,6 +146,16 @@ def _markdown(rows) -> None:
     for role in ("train", "validate", "stand-in"):
         mean, worst, n = _summary(rows, role)
         lines.append(f"* {role}: {n} rows, mean |power error| {mean:.1f}%, worst {worst:.1f}%")
+    lines += ["", "Per board and release (power error, min / mean / max; energy error at "
+              "measured latency is the same number):", ""]
+    for key in dict.fromkeys((r["release"], r["board"]) for r in rows):
+        sel = [r for r in rows if (r["release"], r["board"]) == key]
+        e = [r["power_error_pct"] for r in sel]
+        within = sum(abs(x) <= 10 for x in e)
+        lines.append(f"* {key[0]} {key[1]} ({sel[0]['role']}"
+                     f"{', in issue 15' if sel[0]['in_issue'] else ''}): "
+                     f"{min(e):+.1f}% / {sum(e) / len(e):+.1f}% / {max(e):+.1f}%, "
+                     f"{within} of {len(e)} within 10%")
     lines += ["", "| release | board | stack | role | model | measured mW | predicted mW | "
               "error | measured uJ | mcusim latency ms | mcusim uJ | error | uJ at measured "
               "latency | error |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -179,22 +192,65 @@ def _plot(rows) -> None:
     ax.set_ylabel("mcusim predicted [mW]")
     ax.set_title("power (dotted: +-10%)")
     ax.legend(fontsize=7, loc="upper left")
-    labels = [f"{r['release']}\n{r['board'].split('-')[1][:6]}\n{r['model']}" for r in rows]
+    labels = [f"{r['release']} {r['board'].split('-')[1][:5]} {r['model']}" for r in rows]
     x = range(len(rows))
-    ax2.bar(x, [r["power_error_pct"] for r in rows],
-            color=[cmap(boards.index((r["release"], r["board"])) % 10) for r in rows])
+    clip = 35.0
+    errs = [r["power_error_pct"] for r in rows]
+    ax2.bar(x, [max(-clip, min(clip, e)) for e in errs],
+            color=[cmap(boards.index((r["release"], r["board"])) % 10) for r in rows],
+            hatch=None)
+    for i, (e, r) in enumerate(zip(errs, rows)):
+        if abs(e) > clip or r["role"] == "stand-in":
+            ax2.text(i, max(-clip, min(clip, e)) * 0.97, f"{e:+.0f}%", rotation=90,
+                     ha="center", va="top" if e > 0 else "bottom", fontsize=6, color="w")
     ax2.axhline(10, color="k", ls=":", lw=0.8)
     ax2.axhline(-10, color="k", ls=":", lw=0.8)
-    ax2.set_xticks(list(x), labels, fontsize=5)
-    ax2.set_ylabel("power error [%]")
-    ax2.set_title("error per row")
+    ax2.set_ylim(-clip, clip)
+    ax2.set_xticks(list(x), labels, fontsize=6, rotation=90)
+    ax2.set_ylabel("power error [%] (clipped at +-35%)")
+    ax2.set_title("error per row (U385: no catalog, stm32u575 stand-in)")
     fig.tight_layout()
     fig.savefig(HERE / "power.png", dpi=110)
     plt.close(fig)
 
 
+def cli() -> int:
+    """The product's own path for the issue's boards: `mcusim infer MODEL --mcu M --kernels K
+    --clock-mhz F --json` (default fast mode) per model, its inference window's average
+    power beside the detailed-mode prediction of the table -> cli_check.json."""
+    import subprocess
+    import tempfile
+    out = []
+    table_rows = json.loads((HERE / "results.json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        for mcu, kernels, mhz in _sims():
+            if mhz != 120 and mhz != 160:
+                continue
+            for model in ORDER:
+                js = Path(tmp) / "r.json"
+                cmd = [sys.executable, "-m", "mcusim", "infer", str(MODELS / f"{model}.tflite"),
+                       "--mcu", mcu, "--kernels", kernels, "--clock-mhz", f"{mhz:g}",
+                       "--json", str(js)]
+                subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
+                rec = json.loads(js.read_text())
+                det = next(r for r in table_rows if (r["mcu"], r["kernels"], r["model"]) ==
+                           (mcu, kernels, model) and float(r["clock_mhz"]) == mhz)
+                row = {"command": " ".join(["mcusim"] + cmd[3:-2]), "mode": rec["mode"],
+                       "latency_ms": round(rec["inference"]["latency_ms"], 3),
+                       "inference_avg_power_mw": round(rec["inference_avg_power_w"] * 1e3, 3),
+                       "inference_energy_uj": round(rec["inference_energy_j"] * 1e6, 1),
+                       "power_data": rec["power_data"],
+                       "detailed_power_mw": det["predicted_power_mw"]}
+                out.append(row)
+                print(row, flush=True)
+    (HERE / "cli_check.json").write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "cli":
+        raise SystemExit(cli())
     if cmd == "counts":
         raise SystemExit(counts(sys.argv[2] if len(sys.argv) > 2 else None))
     if cmd == "table":

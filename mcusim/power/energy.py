@@ -29,8 +29,9 @@ Method (exact for piecewise-constant segments):
    run's event counts (``Timeline.access_counts``) x the energies per event, added to the
    run total; a layer or window row that carries its own counts (key ``activity``) adds
    its events' energy to its interval. Activity has no place in time (the power trace and
-   ``peak_power_w`` show the baseline); functions get the run's activity per run cycle as
-   in 4.
+   ``peak_power_w`` show the baseline); in ``power_states`` it is part of the ``run``
+   state's energy (so the states sum to the total); functions get the run's activity per
+   run cycle as in 4.
 
 All arithmetic is on :class:`fractions.Fraction`; results are converted to float once.
 """
@@ -391,6 +392,11 @@ def account(timeline: Timeline, model: PowerModel) -> EnergyReport:
 
     wk = [s for s in segs if s.state == "wakeup"]
     e_all = e_tot + access
+    if access:
+        # activity happens while the core runs: the run state carries it, so the states
+        # still sum to the whole (the power trace shows the baseline only)
+        d = per_state.setdefault(RUN, {"seconds": Fraction(0), "energy_j": Fraction(0)})
+        d["energy_j"] += access
     return EnergyReport(
         energy_j=float(e_all),
         seconds=float(t_tot),
