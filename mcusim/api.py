@@ -376,9 +376,9 @@ def derive(mcu: McuLike, changes: Mapping[str, Any], name: str | None = None) ->
 
 def default_kernels(mcu: McuLike) -> str:
     """``opt`` where the core has the DSP extension and an opt image exists, else ``ref``."""
-    from mcusim.infer import IMAGE_TARGET, firmware_dir
+    from mcusim.infer import firmware_dir, image_target
     spec = load_mcu(mcu)
-    target = IMAGE_TARGET.get(spec.core.name)
+    target = image_target(spec.core)
     has_opt = target is not None and (firmware_dir() / target / "infer-opt.elf").exists()
     return "opt" if spec.core.has_dsp and has_opt else "ref"
 

@@ -77,6 +77,21 @@ example:
   mcusim serve ../shared/models/kws.tflite --pty
 """
 
+CHECK_EPILOG = """
+exit status: 0 every metric within tolerance; 1 a regression or a failed run; 2 bad input,
+or a baseline from another mcusim version or catalog (unless --allow-different)
+
+examples:
+  mcusim check --baseline base.json --update -- bench --models kws,ad
+  mcusim check --baseline base.json -t cycles=1% -- bench --models kws,ad   (docs/ci.md)
+"""
+CATALOG_EPILOG = """
+exit status: 0 done; 2 an unknown MCU or an invalid catalog file (one line)
+
+example:
+  mcusim {cmd}        (docs/catalogs.md, docs/guide.md)
+"""
+
 
 def _add_common(p):
     p.add_argument("--mcu", default="stm32l4r5", help="catalog MCU name or a .toml path (default stm32l4r5)")
@@ -194,7 +209,8 @@ def build_parser():
     ck = sub.add_parser(
         "check", help="compare a run or bench with a baseline: exit 0 within tolerance, "
                       "1 regression, 2 bad input or not comparable (docs/ci.md)",
-        usage="mcusim check --baseline BASE.json [options] (CURRENT.json | -- run|infer|bench ARGS...)")
+        usage="mcusim check --baseline BASE.json [options] (CURRENT.json | -- run|infer|bench ARGS...)",
+        epilog=CHECK_EPILOG, formatter_class=_Formatter)
     ck.add_argument("current", nargs="?", metavar="CURRENT.json",
                     help="the current record or bench JSON (or give a command after --)")
     ck.add_argument("--baseline", required=True, metavar="BASE.json",
@@ -214,10 +230,13 @@ def build_parser():
     ck.add_argument("--top", type=positive_int, default=5, metavar="N",
                     help="layers and functions shown per benchmark (default 5)")
 
-    sub.add_parser("list", help="list catalog entries (MCUs, cores, power models)")
+    sub.add_parser("list", help="list catalog entries (MCUs, cores, power models)",
+                   epilog=CATALOG_EPILOG.format(cmd="list"), formatter_class=_Formatter)
 
     sh = sub.add_parser("show", help="print an MCU's merged catalog (with its core and power "
-                                     "model), each value with the file that set it")
+                                     "model), each value with the file that set it",
+                        epilog=CATALOG_EPILOG.format(cmd="show stm32l4r5"),
+                        formatter_class=_Formatter)
     sh.add_argument("mcu", help="catalog MCU name or a .toml path")
 
     from mcusim.sweep.cli import add_parser as add_sweep_parser
@@ -414,13 +433,24 @@ def _summary(record, profile: bool) -> None:
     if profile:
         st = rec.get("stalls") or {}
         tot = max(1, rec["cycles"])
+        sleep = st.get("sleep") or 0
+        active = rec["cycles"] - sleep
+        # CPI over the cycles the core executed (asleep, it executes nothing)
+        cpi = (f" | CPI {active / rec['instructions']:.3f} over active cycles"
+               + (f" ({100 * sleep / tot:.1f}% asleep)" if sleep else "")
+               if rec.get("instructions") else "")
         print("cycles by cause: " + ", ".join(f"{k} {v:,} ({100 * v / tot:.1f}%)" for k, v in st.items() if v)
-              + (f" | CPI {rec['cpi']:.3f}" if rec.get("cpi") else ""), file=err)
+              + cpi, file=err)
         print(f"{'function':40s} {'exclusive':>14s} {'%':>6s} {'inclusive':>14s} {'calls':>9s} "
               f"{'instr':>14s} {'CPI':>5s}" + ("  uJ" if any(r.get("energy_j") for r in rec["functions"]) else ""),
               file=err)
         total = max(1, rec["cycles"])
-        for row in rec["functions"][:30]:
+        rows = list(rec["functions"][:30])
+        if sleep:       # asleep (WFI/WFE, sleep-on-exit): its own row, in order of cycles
+            rows.append({"name": "[asleep: WFI/WFE]", "cycles": sleep, "instructions": 0,
+                         "inclusive_cycles": None, "calls": 0})
+            rows.sort(key=lambda r: -r["cycles"])
+        for row in rows:
             cpi = row["cycles"] / row["instructions"] if row["instructions"] else 0
             inc = row.get("inclusive_cycles")
             print(f"{row['name'][:40]:40s} {row['cycles']:14,d} {100 * row['cycles'] / total:6.2f} "
@@ -505,6 +535,11 @@ def cmd_infer(args) -> int:
         if (rec.inference or {}).get("count", 0) > 1:
             _print_inferences(rec, d)
         print(f"output sha256 {rec.output_sha256}")
+        from mcusim.api import BUILTIN_MODELS
+        if args.model in BUILTIN_MODELS:
+            print(f"{args.model}: built-in model with the MLPerf Tiny architecture and random "
+                  "weights (same latency; outputs meaningless: give the MLPerf Tiny .tflite "
+                  "file for the trained model)")
         if args.layers:
             print_layers(d)
         if args.profile:
@@ -612,6 +647,24 @@ def cmd_bench(args) -> int:
     return EXIT_FAULT if failed[0].outcome == "exit" else outcome_status(failed[0])
 
 
+def _energy_legend(power_model: str, vdd_v) -> str:
+    """What a bench energy figure includes, from the power catalog that computed it."""
+    from mcusim.catalog import load_power
+    try:
+        p = load_power(power_model)
+    except Exception:                      # the records already ran with it; be safe
+        return f"{power_model}, {vdd_v or 0:g} V, over one inference"
+    what = "the run/sleep currents of core, flash and SRAM"
+    if p.access_energy.enabled:
+        what += " plus an energy per word fetched, read or written"
+    rail = (f"the board rail ({p.board.description})" if p.board.extra_ua
+            else "the MCU's supply, no board")
+    flag = "; placeholder power data (no datasheet source)" \
+        if p.data_status == "placeholder" else ""
+    return (f"{power_model} at {vdd_v or p.vdd_v:g} V over one inference: {what}, as "
+            f"drawn from {rail}{flag} (docs/power.md)")
+
+
 def _bench_legend(records, mcu, kernels: str, args) -> None:
     """What the numbers are: which models, what one inference, energy and RAM include."""
     from mcusim.api import BUILTIN_MODELS
@@ -629,9 +682,7 @@ def _bench_legend(records, mcu, kernels: str, args) -> None:
     print(f"latency: one inference after {args.warmup} warm-up(s), {mcu.core.name} at "
           f"{clock:g} MHz, {kernels} ({kdesc.get(kernels, kernels)}), {args.mode} timing")
     if first is not None and first.energy_uj is not None:
-        print(f"energy: the MCU's supply ({first.power_model or mcu.power_model}, "
-              f"{first.vdd_v or 0:g} V) over one inference: core, flash and SRAM as the "
-              "catalog's run/sleep currents model them; no board, no peripherals")
+        print("energy: " + _energy_legend(first.power_model or mcu.power_model, first.vdd_v))
     else:
         print("energy: - (the MCU has no power model)")
     print("flash: inference image code + model; RAM: static data + tensor arena + measured "

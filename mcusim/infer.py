@@ -49,10 +49,32 @@ def firmware_dir() -> Path:
     return here.parent / "firmware_images" / "prebuilt"
 
 
-def image_path(core_name: str, kernels: str) -> Path:
-    target = IMAGE_TARGET.get(core_name)
+# a user's core file (any name) runs the image of the architecture it declares
+_BY_CPU = {"cortex-m0": "cortex-m0plus", "cortex-m3": "cortex-m3", "cortex-m4": "cortex-m4f",
+           "cortex-m7": "cortex-m7f", "cortex-m33": "cortex-m33"}
+
+
+def image_target(core) -> str | None:
+    """The prebuilt image target for a core: a CoreSpec (or a built-in core's name). A core
+    file under another name gets the image its Unicorn CPU model and FPU run: the FP images
+    (hard-float) need an FPU; a core without one runs the Cortex-M3 (Armv7-M, soft-float)
+    image, which every Armv7-M/Armv8-M mainline core executes."""
+    if isinstance(core, str):
+        return IMAGE_TARGET.get(core)
+    if core.name in IMAGE_TARGET:
+        return IMAGE_TARGET[core.name]
+    t = _BY_CPU.get(core.unicorn_cpu)
+    if t in ("cortex-m4f", "cortex-m7f", "cortex-m33") and not core.fpu:
+        t = "cortex-m3"
+    return t
+
+
+def image_path(core, kernels: str) -> Path:
+    """The inference image of ``core`` (a CoreSpec or a built-in core's name)."""
+    target = image_target(core)
     if target is None:
-        raise UserError(f"no inference image for core {core_name} "
+        name = core if isinstance(core, str) else core.name
+        raise UserError(f"no inference image for core {name} "
                         f"(images exist for {', '.join(sorted(IMAGE_TARGET))})")
     if kernels not in KERNEL_SETS:
         raise UserError(f"unknown kernel set {kernels!r} ({', '.join(KERNEL_SETS)})")
@@ -139,7 +161,7 @@ def run_inference(model_spec: str, mcu_name, *, kernels: str = "opt",
     except ModelError as e:
         raise UserError(f"{model_spec}: {e}") from None
     mcu = load_mcu(mcu_name) if isinstance(mcu_name, (str, Path)) else mcu_name   # or an McuSpec
-    path = elf or str(image_path(mcu.core.name, kernels))
+    path = elf or str(image_path(mcu.core, kernels))
     if elf is None and kernels in ("npu", "cx"):
         from mcusim.accelerators.images import check_image_accelerators
         check_image_accelerators(mcu, kernels)

@@ -1402,6 +1402,17 @@ class McuSpec(Spec):
         if kw.get("nvic_prio_bits") is not None and kw["nvic_prio_bits"] != core.nvic_prio_bits:
             core = dataclasses.replace(core, nvic_prio_bits=kw["nvic_prio_bits"])
         kw["core"] = core
+        pm = kw.get("power_model")
+        if pm and (pm.endswith(".toml") or "/" in pm or "\\" in pm):
+            # a power model file by path: relative to the MCU file that names it (as a core
+            # file is); a path that only exists relative to the working directory still works
+            import os
+            src = ctx.origin("mcu.power_model")
+            p = os.path.expanduser(pm)
+            if not os.path.isabs(p) and src.endswith(".toml"):
+                near = os.path.join(os.path.dirname(src), p)
+                if os.path.isfile(near) or not os.path.isfile(p):
+                    kw["power_model"] = near
         flash = kw.get("flash")
         if kw.get("voltage_range") is None:
             kw["voltage_range"] = flash.default_range if flash else "default"

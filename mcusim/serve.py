@@ -85,6 +85,13 @@ def serve(model: str, mcu: str, kernels: str, use_pty: bool, clock_mhz=None, mod
               file=sys.stderr, flush=True)
     else:
         link = HostLink(sys.stdin.fileno(), sys.stdout.fileno(), keepalive)
+    from mcusim.api import BUILTIN_MODELS
+    if model in BUILTIN_MODELS:
+        # the protocol names it like the MLPerf Tiny model (the runner picks its dataset by
+        # that name); the host side is told what it is
+        print(f"mcusim: {model} is the built-in model: the MLPerf Tiny architecture with random "
+              "weights (latency and energy as the real model's, accuracy meaningless); serve "
+              f"../shared/models/{model}.tflite for the trained model", file=sys.stderr, flush=True)
 
     def attach(m):
         m.uart_host = link

@@ -228,3 +228,24 @@ def test_bad_input_raises_user_error():
         mcusim.run(HELLO, mode="turbo")
     with pytest.raises(mcusim.UserError, match="kernel"):
         mcusim.infer("ad", kernels="fast")
+
+
+def test_user_core_file_under_another_name_runs_inference(tmp_path):
+    """A core catalog copied under a new name (design-space exploration) runs the image of
+    the architecture it declares: the same cycles as the built-in core; without an FPU the
+    soft-float Armv7-M image (the hard-float image would need one)."""
+    src = (REPO / "cores" / "cortex-m4f.toml").read_text()
+    (tmp_path / "my-m4.toml").write_text(src)
+    (tmp_path / "my-m4-nofpu.toml").write_text(src.replace('fpu = "fpv4-sp"', 'fpu = "none"', 1))
+    for core in ("my-m4", "my-m4-nofpu"):
+        (tmp_path / f"{core}-mcu.toml").write_text(
+            f'extends = "stm32l4r5"\n[mcu]\ncore = "{core}.toml"\n')
+    base = mcusim.infer("ad", "stm32l4r5", kernels="ref")
+    mine = mcusim.infer("ad", str(tmp_path / "my-m4-mcu.toml"), kernels="ref")
+    assert mine.core == "my-m4" and mine.inference_cycles == base.inference_cycles
+    assert mine.output_sha256 == base.output_sha256
+    soft = mcusim.infer("ad", str(tmp_path / "my-m4-nofpu-mcu.toml"), kernels="ref")
+    assert soft.ok and soft.output_sha256 == base.output_sha256
+    from mcusim.infer import image_path
+    core = mcusim.load_mcu(str(tmp_path / "my-m4-nofpu-mcu.toml")).core
+    assert image_path(core, "ref").parent.name == "cortex-m3"
