@@ -38,16 +38,16 @@ def _python(ct, code, addr):
     div = any(i.mnemonic in ("sdiv", "udiv") for i in insns)
     if ct is None:
         n = len(insns)
-        return n, n, n, [], flags, div
+        return n, n, n, [], flags, div, 0, 0
     bc = ct.block_cost(code, addr)
     return (bc.cycles_not_taken, bc.cycles_taken, bc.instructions,
-            [(a, c) for a, _s, _m, _o, c, _k in bc.insns], flags, div)
+            [(a, c) for a, _s, _m, _o, c, _k in bc.insns], flags, div, bc.n_loads, bc.n_stores)
 
 
 def _native(cl, code, addr):
     r = cl.block(code, addr)
     assert r is not None, f"the C classifier refused {code.hex()} at 0x{addr:08x}"
-    return r.nt, r.tk, r.ninsn, r.insns, r.flags, r.has_div
+    return r.nt, r.tk, r.ninsn, r.insns, r.flags, r.has_div, r.n_loads, r.n_stores
 
 
 def _windows(data: bytes, base: int, rng, frac: float):

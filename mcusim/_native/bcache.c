@@ -6,6 +6,7 @@
  * exactly the block that was costed. The arena is the file format:
  *
  *   u32 addr, u32 size, i32 nt, i32 tk, i32 ninsn, i32 ncs, u32 flags, u32 has_div, u32 n,
+ *   i32 n_loads, i32 n_stores,
  *   n x (u32 address, i32 cycles), size code bytes, zero padding to 4 bytes
  *
  * Loading validates every length before use (a damaged file is dropped, never trusted).
@@ -16,7 +17,7 @@
 
 #include "native.h"
 
-#define HDR 9u      /* header words */
+#define HDR 11u     /* header words */
 
 static uint64_t hash_of(const uint8_t *code, uint32_t size, uint32_t addr)
 {
@@ -123,6 +124,8 @@ int bcache_get(bcache_t *bc, const uint8_t *code, uint32_t size, uint32_t addr, 
     out->ncs = (int32_t)r[5];
     out->flags = r[6];
     out->has_div = (int32_t)r[7];
+    out->n_loads = (int32_t)r[9];
+    out->n_stores = (int32_t)r[10];
     uint32_t n = r[8];
     for (uint32_t k = 0; k < n; k++) {
         out->iaddr[k] = r[HDR + 2 * k];
@@ -162,6 +165,8 @@ void bcache_put(bcache_t *bc, const uint8_t *code, uint32_t size, uint32_t addr,
     r[6] = out->flags;
     r[7] = (uint32_t)out->has_div;
     r[8] = (uint32_t)n;
+    r[9] = (uint32_t)out->n_loads;
+    r[10] = (uint32_t)out->n_stores;
     for (int32_t k = 0; k < n; k++) {
         r[HDR + 2 * k] = out->iaddr[k];
         r[HDR + 2 * k + 1] = (uint32_t)out->cyc[k];

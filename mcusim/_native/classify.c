@@ -956,8 +956,24 @@ static int classify_block(const cls_t *c, const uint8_t *code, uint32_t size, ui
         end += sz;
     }
     out->ninsn = n;
-    for (int j = 0; j < n; j++)
+    out->n_loads = out->n_stores = 0;
+    for (int j = 0; j < n; j++) {
         out->iaddr[j] = ins[j].addr;
+        if (c->model == CL_MODEL_NONE)
+            continue;
+        /* core.py _LOAD_CLASSES / _STORE_CLASSES, each counted in words */
+        switch (ins[j].cls) {
+        case K_LOAD: case K_LDRD: case K_LDM: case K_LDM_PC: case K_LOAD_PC: case K_VLDR:
+        case K_VLDM: case K_TBB:
+            out->n_loads += ins[j].words;
+            break;
+        case K_STORE: case K_STRD: case K_STM: case K_VSTR: case K_VSTM:
+            out->n_stores += ins[j].words;
+            break;
+        default:
+            break;
+        }
+    }
     if (c->model == CL_MODEL_SCALAR)
         scalar(c, ins, n, out);
     else if (c->model == CL_MODEL_DUAL)

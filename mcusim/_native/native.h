@@ -108,6 +108,7 @@ typedef struct {
     int32_t ncs;              /* instructions capstone decoded */
     uint32_t flags;           /* CL_F_* */
     int32_t has_div;
+    int32_t n_loads, n_stores;  /* BlockCost.n_loads / n_stores (data words; 0 without timing) */
     uint32_t iaddr[CL_MAXINS];
     int32_t cyc[CL_MAXINS];   /* BlockCost.insns cycles */
 } cl_block_t;

@@ -44,13 +44,27 @@ class BlockProfiles:
     def __init__(self, timing):
         self.timing = timing           # mcusim.timing.core.CoreTiming
         self._cache: dict = {}
+        # the C port of the same decoding (mcusim/timing/native.py; the same n_loads /
+        # n_stores, tests/test_native_classify.py), when the native library is available
+        self._cl = None
+        try:
+            from mcusim.timing.blocks import native_library
+            from mcusim.timing.native import classifier_for
+            self._cl = classifier_for(native_library(), timing)
+        except Exception:              # no compiler / no capstone headers: the Python path
+            self._cl = None
 
     def of_code(self, addr: int, code: bytes) -> tuple[float, int, int]:
         key = (addr, code)
         p = self._cache.get(key)
         if p is None:
-            bc = self.timing.block_cost(code, addr)
-            p = self._cache[key] = (len(code) / 4.0, bc.n_loads, bc.n_stores)
+            r = self._cl.block(code, addr) if self._cl is not None else None
+            if r is not None:
+                p = (len(code) / 4.0, r.n_loads, r.n_stores)
+            else:
+                bc = self.timing.block_cost(code, addr)
+                p = (len(code) / 4.0, bc.n_loads, bc.n_stores)
+            self._cache[key] = p
         return p
 
     def of_instructions(self, addr: int, ninsn: int, read) -> tuple[float, int, int] | None:

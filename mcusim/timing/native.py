@@ -91,11 +91,12 @@ class Cls(ctypes.Structure):
 
 class ClBlock(ctypes.Structure):
     _fields_ = [("nt", c_i32), ("tk", c_i32), ("ninsn", c_i32), ("ncs", c_i32),
-                ("flags", c_u32), ("has_div", c_i32), ("iaddr", c_u32 * MAXINS),
+                ("flags", c_u32), ("has_div", c_i32), ("n_loads", c_i32), ("n_stores", c_i32),
+                ("iaddr", c_u32 * MAXINS),
                 ("cyc", c_i32 * MAXINS)]
 
 
-Costed = namedtuple("Costed", "nt tk ninsn ncs flags has_div insns")
+Costed = namedtuple("Costed", "nt tk ninsn ncs flags has_div insns n_loads n_stores")
 
 
 # --------------------------------------------------------------------------- classifier
@@ -429,7 +430,7 @@ class Classifier:
             return None
         n = o.ninsn if self.c.model != MODEL_NONE else 0
         return Costed(o.nt, o.tk, o.ninsn, o.ncs, o.flags, bool(o.has_div),
-                      [(o.iaddr[j], o.cyc[j]) for j in range(n)])
+                      [(o.iaddr[j], o.cyc[j]) for j in range(n)], o.n_loads, o.n_stores)
 
 
 # --------------------------------------------------------------------------- block cache
