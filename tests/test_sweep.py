@@ -175,7 +175,10 @@ def test_local_cluster_sweep_store_rerun_report(tmp_path, client):
     assert set(df["point"]) == {"clock_mhz=60 art=on", "clock_mhz=60 art=off",
                                 "clock_mhz=120 art=on", "clock_mhz=120 art=off"}
     assert df["output_correct"].all() and (df["outcome"] == "exit").all()
-    assert len(set(df["worker_pid"])) == 2
+    # which worker runs what is the dask scheduler's choice (on a loaded machine one worker
+    # may take all four short runs); every row names a worker of this cluster
+    pids = set(df["worker_pid"])
+    assert 1 <= len(pids) <= 2 and all(p > 0 for p in pids)
     slow = df[df["point"] == "clock_mhz=60 art=off"].iloc[0]
     rec = mcusim.infer("ad", mcu=mcusim.derive("stm32l4r5", {"mcu.clock_mhz": 60,
                                                              "flash.accelerator": None}))
@@ -195,8 +198,13 @@ def test_local_cluster_sweep_store_rerun_report(tmp_path, client):
     r = _cli("sweep", p, "--report", "--csv", tmp_path / "all.csv")
     assert r.returncode == 0, r.stderr
     front = r.stdout.split("ad:")[1]
-    assert "clock_mhz=120 art=on" in front and "clock_mhz=60 art=on" in front
-    assert "art=off" not in front                     # ART off is slower and costs more energy
+    # the front, computed here from the stored rows (latency, energy; both minimised)
+    v = df[["latency_ms", "energy_uj"]].to_numpy()
+    want = {pt for pt, row in zip(df["point"], v)
+            if not any((o <= row).all() and (o < row).any() for o in v)}
+    assert {pt for pt in df["point"] if pt in front} == want
+    assert "clock_mhz=120 art=on" in want           # shortest; with the board rail's constant
+    assert "art=off" not in front                   # current, also the least energy per inference
     assert (tmp_path / "s.sweep" / "report" / "pareto.png").stat().st_size > 10_000
     assert len((tmp_path / "all.csv").read_text().splitlines()) == 5
     r = _cli("sweep", p, "--report", "--objectives", "energy_uj,mcu_ram_bytes",

@@ -16,12 +16,35 @@ arrives; :mod:`mcusim.sweep.report` finds the Pareto fronts.
 
 from __future__ import annotations
 
-from mcusim.sweep.execute import SweepResult, summary_text
-from mcusim.sweep.execute import run_sweep as run
-from mcusim.sweep.plan import Plan, make_plan
-from mcusim.sweep.report import Report, analyse, pareto_mask, plot
-from mcusim.sweep.spec import SpecError, SweepSpec, load_spec
-from mcusim.sweep.store import load
+# names load their module on first use (PEP 562): `mcusim` commands other than sweep do not
+# pay for dask, pandas and pyarrow at start-up
+_LAZY = {
+    "SweepResult": ("mcusim.sweep.execute", "SweepResult"),
+    "summary_text": ("mcusim.sweep.execute", "summary_text"),
+    "run": ("mcusim.sweep.execute", "run_sweep"),
+    "Plan": ("mcusim.sweep.plan", "Plan"),
+    "make_plan": ("mcusim.sweep.plan", "make_plan"),
+    "Report": ("mcusim.sweep.report", "Report"),
+    "analyse": ("mcusim.sweep.report", "analyse"),
+    "pareto_mask": ("mcusim.sweep.report", "pareto_mask"),
+    "plot": ("mcusim.sweep.report", "plot"),
+    "SpecError": ("mcusim.sweep.spec", "SpecError"),
+    "SweepSpec": ("mcusim.sweep.spec", "SweepSpec"),
+    "load_spec": ("mcusim.sweep.spec", "load_spec"),
+    "load": ("mcusim.sweep.store", "load"),
+}
+
+
+def __getattr__(name: str):
+    try:
+        mod, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'mcusim.sweep' has no attribute {name!r}") from None
+    import importlib
+    value = getattr(importlib.import_module(mod), attr)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
            "Plan",
