@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 from pathlib import Path
 
+from mcusim.argcheck import positive_int
 from mcusim.errors import UserError
 
 EXIT_LOST, EXIT_INTERRUPTED = 1, 130
@@ -16,18 +18,27 @@ def add_parser(sub) -> None:
         "sweep", help="design-space exploration: run a sweep spec on dask, store, Pareto report",
         description="Run every point of a sweep spec (a TOML file: base MCU, workloads, "
                     "parameters) on a dask cluster, store one row per (point, workload) in a "
-                    "Parquet store, resume what is stored, and report the Pareto front.")
+                    "Parquet store, resume what is stored, and report the Pareto front.",
+        epilog="exit status:\n"
+               "  0    every point ran (or was already stored); --report: the report was written\n"
+               "  1    some runs were lost (a worker died twice on them); rerun to resume\n"
+               "  2    bad spec, store or option (one line on stderr, nothing run)\n"
+               "  130  interrupted (what finished is stored; rerun to resume)\n\n"
+               "example:\n"
+               "  mcusim sweep experiments/l4r5_sweep/sweep.toml --workers 2\n"
+               "  mcusim sweep experiments/l4r5_sweep/sweep.toml --report   (docs/sweep.md)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sw.add_argument("spec", help="the sweep spec (.toml), or with --report a results store directory")
     sw.add_argument("--scheduler", metavar="ADDRESS",
                     help="an existing dask scheduler (tcp://host:8786); default: a LocalCluster")
-    sw.add_argument("--workers", type=int, metavar="N",
+    sw.add_argument("--workers", type=positive_int, metavar="N",
                     help="LocalCluster worker processes (default: one per core)")
     sw.add_argument("--store", metavar="DIR", help="results store (default: the spec's [sweep] "
                     "store, else SPEC.sweep beside the spec)")
     sw.add_argument("--csv", metavar="FILE", help="also write all stored rows as CSV")
     sw.add_argument("--search", choices=["grid", "random", "lhs", "optuna"],
                     help="override the spec's search")
-    sw.add_argument("--budget", type=int, metavar="N", help="points for random/lhs/optuna")
+    sw.add_argument("--budget", type=positive_int, metavar="N", help="points for random/lhs/optuna")
     sw.add_argument("--seed", type=int, help="sampling seed")
     sw.add_argument("--dry-run", action="store_true",
                     help="validate the spec and list its points; run nothing")
