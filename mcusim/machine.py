@@ -29,7 +29,9 @@ from mcusim.timing.blocks import load_timing, make_coster
 from mcusim.timing.memory import memory_model_wanted
 from mcusim.timing.native import make_memory_model
 from mcusim.cpu import vector_table_reset
+from mcusim.clock_source import ClockSource
 from mcusim.cpu_process import CpuProcess
+from mcusim.output import ProgramOutput
 from mcusim.elf import Firmware
 from mcusim.errors import UserError
 from mcusim.exceptions import ExceptionModel
@@ -47,7 +49,6 @@ UC_CPUS = {
     "cortex-m33": A.UC_CPU_ARM_CORTEX_M33,
 }
 MAX_SLICE = 4_000_000       # cycles; bounds the wall-clock check interval
-MAX_CAPTURE = 1 << 20       # bytes of program output kept per stream (the last ones)
 
 
 class Machine:
@@ -58,26 +59,18 @@ class Machine:
         self.mcu, self.core, self.mode = mcu, mcu.core, mode
         self.v6m = self.core.arch == "armv6-m"
         self.has_fpu = bool(self.core.fpu)
-        self._stdout = stdout if stdout is not None else sys.stdout.buffer
-        self._stderr = stderr if stderr is not None else sys.stderr.buffer
         self._warn = warn or (lambda msg: print(f"mcusim: warning: {msg}", file=sys.stderr))
         self.warned: set[str] = set()
-        self.captured, self.captured_err = bytearray(), bytearray()
-        self.output_dropped: dict[str, int] = {}   # bytes of program output not kept
+        self.program_output = ProgramOutput(stdout, stderr, self.warn_once)
+        self.captured, self.captured_err = self.program_output.out, self.program_output.err
+        self.output_dropped = self.program_output.dropped     # bytes of program output not kept
         cpu = UC_CPUS.get(self.core.unicorn_cpu)
         if cpu is None:
             raise UserError(f"core {self.core.name}: no Unicorn CPU model {self.core.unicorn_cpu!r}")
         # the parts, in dependency order
         self.clock = Clock(float(clock_mhz if clock_mhz else mcu.clock_mhz) * 1e6)
-        # Where the core clock comes from (docs/clocks.md): "override" (--clock-mhz: the run
-        # starts at that clock), "reset" (from the reset state: the reset clock, then what
-        # the firmware's RCC configuration makes it), "auto" (the catalog's run clock until
-        # the firmware first touches a clock-control register, which makes it "reset" from
-        # cycle 0), "run" (auto, at the end of a run that never touched one).
-        reset_clock = reset_clock or mcu.start_state == "reset"
-        self.clock_mode = "override" if clock_mhz else "reset" if reset_clock else "auto"
+        self.clock_source = ClockSource(self.clock, clock_mhz, reset_clock, mcu.start_state)
         self.gpio_log: list[tuple[int, str, int, int]] = []   # (cycle, port, pin, level)
-        self.rcc = None               # the RCC model (kernel clocks), when the MCU has one
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB, cpu=cpu)
         self.memory = MemoryMap(self.uc, mcu)
         timing = timing if timing is not None else load_timing(self.core, self.warn_once)
@@ -116,8 +109,9 @@ class Machine:
         self.coster.install(self.uc)
         if self.memory_model is not None:     # its hooks after the coster's block hook
             self.memory_model.connect(self.coster, self.timebase)
+        self.clock_source.wire(self.peripherals, self.memory_model, self.coster)
         if self.clock_mode == "reset":
-            self._start_from_reset()
+            self.clock_source.start_from_reset()
         from mcusim.peripherals.dma import DMA_BASE, DMA_SIZE, DmaEngine
         from mcusim.system import attach_system
         self.system = attach_system(self)
@@ -144,8 +138,6 @@ class Machine:
             self.peripherals[p.name] = dev[1]
             if p.model == "stm32-flash":
                 self.flash_acr = dev[1]
-            if hasattr(dev[1], "kernel_hz") and self.rcc is None:
-                self.rcc = dev[1]
         mem.map_peripherals(devices, ranges, lambda spec: Unmodelled(self, spec))
 
     def map_device(self, base: int, size: int, dev) -> None:
@@ -197,38 +189,22 @@ class Machine:
     def set_clock(self, hz: float, source: str = "") -> None:
         self.clock.set(hz, self.cycles)
 
-    def clock_control_access(self) -> None:
-        """The firmware (not the simulator) accessed a clock-control register: in "auto"
-        mode it manages its own clock, so the run is one from reset (retroactively: the
-        cycles so far count at the reset clock; they ran with the run configuration's
-        flash timing, typically the few hundred cycles of start-up code before SystemInit
-        or HAL_Init)."""
-        if self.clock_mode == "auto" and self.timebase.in_slice:
-            self._start_from_reset()
+    # clock and power control (ClockSource, docs/clocks.md)
+    @property
+    def clock_mode(self) -> str:
+        return self.clock_source.mode
 
-    def _start_from_reset(self) -> None:
-        self.clock_mode = "reset"
-        if self.rcc is not None:
-            self.clock.restart(self.rcc.reset_state_clock())
-        for dev in self.peripherals.values():
-            f = getattr(dev, "reset_state", None)
-            if f is not None:
-                f()
+    def clock_control_access(self) -> None:
+        self.clock_source.access(self.timebase.in_slice)
 
     def set_voltage_range(self, name: str) -> None:
-        if self.clock_mode != "reset":
-            return                # run configuration or --clock-mhz: the catalog's range
-        if self.memory_model is not None:
-            self.memory_model.set_voltage_range(name)
-        self.coster.recost()
+        self.clock_source.set_voltage_range(name)
 
     def kernel_clock_hz(self, name: str) -> float | None:
-        return self.rcc.kernel_hz(name) if self.rcc is not None else None
+        return self.clock_source.kernel_clock_hz(name)
 
     def icache_changed(self, enabled: bool, ways: int, invalidate: bool) -> None:
-        if self.memory_model is not None:
-            self.memory_model.set_st_icache(enabled, ways, invalidate)
-        self.coster.recost()
+        self.clock_source.icache_changed(enabled, ways, invalidate)
 
     def gpio_changed(self, port: str, pin: int, level: int) -> None:
         self.gpio_log.append((self.now_precise(), port, pin, level))
@@ -289,32 +265,7 @@ class Machine:
         return self.memory.region_at(addr)
 
     def output(self, data: bytes, handle: int = 1, source: str | None = None) -> None:
-        buf, sink = (self.captured_err, self._stderr) if handle == 2 else (self.captured, self._stdout)
-        buf += data
-        if len(buf) > 2 * MAX_CAPTURE:
-            self._trim_output(buf, handle)
-        if sink is not None:
-            sink.write(data)
-            sink.flush()
-
-    def _trim_output(self, buf: bytearray, handle: int) -> None:
-        """Keep the last MAX_CAPTURE bytes of a stream (a firmware printing in a loop must
-        not grow memory without bound); the record says how much was dropped."""
-        drop = len(buf) - MAX_CAPTURE
-        if drop <= 0:
-            return
-        del buf[:drop]
-        key = "stderr" if handle == 2 else "stdout"
-        self.output_dropped[key] = self.output_dropped.get(key, 0) + drop
-        self.warn_once(f"output-{key}", f"the firmware's {key} passed {MAX_CAPTURE >> 20} MiB: "
-                       f"the run record keeps its last {MAX_CAPTURE >> 20} MiB")
-
-    def _finish_output(self) -> None:
-        for buf, handle, key in ((self.captured, 1, "stdout"), (self.captured_err, 2, "stderr")):
-            self._trim_output(buf, handle)
-            if self.output_dropped.get(key):
-                buf[:0] = (f"[mcusim: {self.output_dropped[key]:,} earlier bytes of {key} not "
-                           "kept]\n").encode()
+        self.program_output.write(data, handle)
 
     def warn_once(self, key: str, msg: str) -> None:
         if key not in self.warned:
@@ -390,8 +341,7 @@ class Machine:
         t0 = time.perf_counter()
         wall = time.monotonic() + timeout if timeout else None
         self.env.run(until=self.env.process(self.cpu.run(limit, wall, progress)))
-        if self.clock_mode == "auto":
-            self.clock_mode = "run"       # the firmware never touched its clock
+        self.clock_source.run_ended()
         if self.verifier is not None:
             self.verifier.finish()
         if self.memory_model is not None:
@@ -400,7 +350,7 @@ class Machine:
         self.host_seconds = time.perf_counter() - t0
         self.host_outside_cpu = self.host_seconds - self.cpu.host_in_cpu
         self.semihost.close()
-        self._finish_output()
+        self.program_output.finish()
         self.trace = RunTrace.of(self)
         return self.trace
 

@@ -233,7 +233,8 @@ def test_program_output_is_bounded():
     how much it dropped; memory does not grow with the output."""
     from conftest import NullSink
     from mcusim.catalog import load_mcu
-    from mcusim.machine import MAX_CAPTURE, Machine
+    from mcusim.machine import Machine
+    from mcusim.output import MAX_CAPTURE
     warnings = []
     m = Machine(load_mcu("stm32l4r5"), stdout=NullSink(), stderr=NullSink(),
                 warn=warnings.append)
@@ -241,7 +242,7 @@ def test_program_output_is_bounded():
     for _ in range(5 * MAX_CAPTURE // len(chunk)):
         m.output(chunk)
         assert len(m.captured) <= 2 * MAX_CAPTURE
-    m._finish_output()
+    m.program_output.finish()
     assert len(m.captured) < MAX_CAPTURE + 200
     assert m.output_dropped["stdout"] >= 3 * MAX_CAPTURE
     assert bytes(m.captured).startswith(b"[mcusim: ")
