@@ -18,7 +18,6 @@ compiler (or with MCUSIM_NATIVE=0) the Python paths run, with identical results.
 from __future__ import annotations
 
 import ctypes
-import math
 from collections import namedtuple
 
 import capstone
