@@ -175,9 +175,9 @@ class Meter:
 
     def __init__(self, machine):
         self.m = machine
-        from mcusim.timing.core import CoreTiming
-        self.profiles = BlockProfiles(CoreTiming(machine.mcu.core)) \
-            if machine.mcu.core.timing is not None else None
+        # the machine's own timing model (and its native classifier): decoded once per run
+        timing = machine.coster.timing
+        self.profiles = BlockProfiles(timing) if timing is not None else None
 
     def _memory(self) -> dict:
         mm = self.m.memory_model
