@@ -151,7 +151,9 @@ class Timebase:
         instructions. Returns True when the clock moved (the caller re-reads its state)."""
         if not self.skip_spin_waits:
             return False
-        pc = self.cpu.reg_read(A.UC_ARM_REG_PC)
+        pc = self.coster.current_block()       # the polling block (not Unicorn's PC:
+        if pc is None:                         # memory hooks move it mid-block)
+            pc = self.cpu.reg_read(A.UC_ARM_REG_PC)
         k = (key, pc, value)
         if k != self._poll_key:
             self._poll_key, self._poll_n = k, 1

@@ -47,3 +47,31 @@ def test_xpsr_write_skips_ge_but_nzcvqg_restores_it():
     assert uc.reg_read(A.UC_ARM_REG_XPSR) & ge == 0
     uc.reg_write(A.UC_ARM_REG_XPSR_NZCVQG, ge | (1 << 24))
     assert uc.reg_read(A.UC_ARM_REG_XPSR) & ge == ge
+
+
+def test_empty_emu_start_executes_nothing():
+    """mcusim.timing.memory.purge_deleted_hooks relies on it: emu_start(pc | 1, pc) runs
+    no instruction and changes no register (it only lets Unicorn purge deleted hooks)."""
+    from unicorn import UC_HOOK_CODE
+
+    from mcusim.timing.memory import purge_deleted_hooks
+    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB, cpu=A.UC_CPU_ARM_CORTEX_M4)
+    uc.mem_map(0x08000000, 0x1000)
+    uc.mem_map(0x20000000, 0x1000)
+    uc.mem_write(0x08000000, IT_PROGRAM)
+    ran = []
+    uc.hook_add(UC_HOOK_CODE, lambda uc, a, s, u: ran.append(a))
+    regs = (A.UC_ARM_REG_R0, A.UC_ARM_REG_R2, A.UC_ARM_REG_R4, A.UC_ARM_REG_XPSR,
+            A.UC_ARM_REG_SP)
+    uc.emu_start(0x08000001, 0x08000006)           # movs r0,#1; mov.w r2,#0x20000000
+    n, before = len(ran), [uc.reg_read(r) for r in regs]
+    assert n == 2 and uc.reg_read(A.UC_ARM_REG_PC) == 0x08000006
+    h = uc.hook_add(UC_HOOK_MEM_READ, lambda *a: None)
+    uc.hook_del(h)
+    purge_deleted_hooks(uc)
+    assert len(ran) == n, "an empty emu_start executed instructions"
+    assert [uc.reg_read(r) for r in regs] == before
+    assert uc.reg_read(A.UC_ARM_REG_PC) == 0x08000006
+    uc.emu_start(0x08000007, 0x0800001A)           # the rest runs as without the purge
+    assert [uc.reg_read(r) for r in (A.UC_ARM_REG_R1, A.UC_ARM_REG_R4, A.UC_ARM_REG_R5,
+                                     A.UC_ARM_REG_R6)] == [0, 1, 1, 1]

@@ -152,6 +152,8 @@ static uint32_t new_block(state_t *s, void *uc, uint32_t addr, uint32_t size)
     b->extra = o->tk - o->nt;
     b->flags = o->flags;
     s->xtab[i].ninsn = (uint32_t)o->ninsn;
+    s->xtab[i].n_loads = (uint32_t)o->n_loads;
+    s->xtab[i].n_stores = (uint32_t)o->n_stores;
     s->newq[2 * s->newq_len] = addr;
     s->newq[2 * s->newq_len + 1] = i;
     s->newq_len++;
@@ -216,6 +218,24 @@ void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
         s->deadline = 0;
     if (s->mm && s->mm->active)
         mm_block(s, b, i, addr, size, uc);
+}
+
+/* The activity of every block executed so far (mcusim/power/activity.py Meter): code bytes
+ * fetched, data words loaded, data words stored, each summed over executions. */
+void mcusim_activity(const state_t *s, uint64_t out[3])
+{
+    uint64_t f = 0, l = 0, w = 0;
+    for (uint32_t i = 1; i <= s->mask + 1; i++) {
+        const blk_t *b = &s->table[i];
+        if (b->addr == 0xFFFFFFFFu || b->count == 0)
+            continue;
+        f += b->count * (uint64_t)(b->end - b->addr);
+        l += b->count * (uint64_t)s->xtab[i].n_loads;
+        w += b->count * (uint64_t)s->xtab[i].n_stores;
+    }
+    out[0] = f;
+    out[1] = l;
+    out[2] = w;
 }
 
 /*

@@ -158,6 +158,7 @@ typedef struct {
     uint64_t snap;      /* executions at the start of the fast period */
     uint32_t rows_off, rows_gen;   /* fetch granule rows in the rows arena */
     int32_t nrows, rows_src;
+    uint32_t n_loads, n_stores;    /* data words one execution loads / stores (activity) */
 } blkx_t;
 
 #define LF_LEARNED 1u

@@ -44,10 +44,12 @@ import math
 import struct
 from dataclasses import dataclass, field
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from mcusim.accelerators import int8
 from mcusim.accelerators.base import FLOAT, INT, Accelerator, AcceleratorParams, Register, param
+
+if TYPE_CHECKING:                 # numpy loads when the NPU computes (start-up time)
+    import numpy as np
 
 NPU_ID = 0x4E505530                     # "NPU0"
 OP_CONV, OP_DW, OP_FC = 0, 1, 2
@@ -380,6 +382,9 @@ class Npu(Accelerator):
     # ------------------------------------------------------------------ the result
     def compute_output(self, d: dict) -> np.ndarray:
         """The layer's int8 output (rows of ow * oc bytes, one per (image, output row))."""
+        import numpy as np
+
+        from mcusim.accelerators import int8
         rd = self.m.read_memory
         op, n, h, w, c = d["op"], d["n"], d["h"], d["w"], d["c"]
         oh, ow, oc, kh, kw = d["oh"], d["ow"], d["oc"], d["kh"], d["kw"]

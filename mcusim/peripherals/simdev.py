@@ -34,7 +34,7 @@ class SimDevice:
     def activity_total(self) -> dict | None:
         """The run's activity event counts (None when the core has no timing model)."""
         mt = self.meter()
-        return mt.total() if mt.profiles is not None else None
+        return mt.total() if mt.counts_blocks else None
 
     def read(self, off: int, size: int) -> int:
         if off == 0x000:

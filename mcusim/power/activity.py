@@ -170,14 +170,14 @@ def trace_counts(t) -> dict | None:
 class Meter:
     """Snapshots of a running machine's activity, for intervals (inference windows,
     layers): ``s = meter.snapshot()`` at the start, ``meter.since(s)`` at the end gives
-    the interval's counts. Reads the coster's block table (executions and block ends), the
-    CPU's memory for the bytes of a block, the memory model's statistics and the bus's."""
+    the interval's counts. Reads the coster's running totals of the core timing model's
+    per-block counts (code bytes, data words loaded and stored, summed over executions:
+    ``BlockCoster.activity``), the memory model's statistics and the bus's."""
 
     def __init__(self, machine):
         self.m = machine
-        # the machine's own timing model (and its native classifier): decoded once per run
-        timing = machine.coster.timing
-        self.profiles = BlockProfiles(timing) if timing is not None else None
+        # block events need the core timing model's decoding (the coster's own)
+        self.counts_blocks = machine.coster.timing is not None
 
     def _memory(self) -> dict:
         mm = self.m.memory_model
@@ -187,28 +187,20 @@ class Meter:
 
     def snapshot(self) -> tuple:
         m = self.m
-        execs = {a: n for a, n, _c, _i in m.coster.block_cycles() if n}
+        blocks = m.coster.activity() if self.counts_blocks else (0, 0, 0)
         sysst = m.system.stats() if getattr(m, "system", None) is not None else None
-        return (m.now_precise(), execs, self._memory(), _bus_bytes(sysst))
+        return (m.now_precise(), blocks, self._memory(), _bus_bytes(sysst))
 
     def since(self, snap: tuple) -> dict:
         """The counts of the interval from ``snap`` to now."""
         m = self.m
-        c0, execs0, mem0, bus0 = snap
+        c0, blk0, mem0, bus0 = snap
         now = self.snapshot()
-        c1, execs1, mem1, bus1 = now
+        c1, blk1, mem1, bus1 = now
         out = _empty()
-        if self.profiles is not None:
-            blocks = m.coster.blocks
-            for addr, n1 in execs1.items():
-                dn = n1 - execs0.get(addr, 0)
-                if dn <= 0:
-                    continue
-                b = blocks.get(addr)
-                if b is None:
-                    continue
-                code = bytes(m.uc.mem_read(addr, b[3] - addr))
-                _add_blocks(out, self.profiles.of_code(addr, code), dn)
+        out["fetch_word"] = (blk1[0] - blk0[0]) / 4.0
+        out["data_read"] = blk1[1] - blk0[1]
+        out["data_write"] = blk1[2] - blk0[2]
         ev1, ev0 = _mem_events(mem1), _mem_events(mem0)
         d = {e: ev1[e] - ev0.get(e, 0) for e in ev1}
         if mem1 and _sampled(mem1, m.mode):
@@ -224,7 +216,7 @@ class Meter:
 
     def total(self) -> dict:
         """The counts of the whole run so far."""
-        out = self.since((0, {}, {}, 0))
+        out = self.since((0, (0, 0, 0), {}, 0))
         out.update(memory_counts(self._memory(), self.m.mode, self.m.cycles))
         return out
 

@@ -61,7 +61,7 @@ class BlockCoster:
         self._plans: dict[int, list] = {}
         self._prefixes: dict[int, list] = {}
         self._retranslate: list = []
-        self._dummy = [0, 0, 0, -1, 0, 0, 0, -1, 0, 0]
+        self._dummy = [0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0, 0]
         self.prev = self._dummy
         self.cycles = 0
         self.deadline = 0
@@ -122,6 +122,14 @@ class BlockCoster:
     def branch_flush(self) -> None:
         """An exception entry/return redirected the PC: no branch refill to charge."""
         self.prev = self._dummy
+
+    def current_block(self) -> int | None:
+        """Start address of the block executing now (inside an MMIO access: the block of the
+        accessing instruction), or None. Unicorn's PC is not this: it is synced to the
+        instruction only by memory hooks (the memory model's, in detailed windows), so in an
+        MMIO callback it is the block start or the last hooked instruction before it."""
+        a = self.prev[7]
+        return a if a >= 0 else None
 
     # ------------------------------------------------------------------ call-tree profile
     # A trie of call paths (node = parent + callee entry address) and a shadow call stack:
@@ -204,9 +212,11 @@ class BlockCoster:
         code = bytes(self.m.uc.mem_read(addr, size))
         insns = list(self.md.disasm(code, addr))
         n = len(insns)
+        nl = ns = 0
         if self.timing is not None:
             bc = self.timing.block_cost(code, addr)
             cyc, extra, n = bc.cycles_not_taken, bc.cycles_taken - bc.cycles_not_taken, bc.instructions
+            nl, ns = bc.n_loads, bc.n_stores
         else:
             cyc, extra = n, 0
         divs = [i for i in insns if i.mnemonic in ("sdiv", "udiv")]
@@ -225,7 +235,7 @@ class BlockCoster:
                 flags |= F_UNMASK
         if insns and insns[-1].mnemonic in ("bl", "blx"):
             flags |= F_CALL
-        b = [0, cyc, extra, addr + size, n, flags, 0, addr, fetch, 0]
+        b = [0, cyc, extra, addr + size, n, flags, 0, addr, fetch, 0, nl, ns]
         self.blocks[addr] = b
         return b
 
@@ -355,7 +365,9 @@ class BlockCoster:
         MMIO (at `mmio_addr`): block start plus the cost of the instructions before it.
         Several accesses to the same address in one block execution resolve to successive
         instructions."""
-        pc = cpu.reg_read(A.UC_ARM_REG_PC) & ~1
+        pc = self.current_block()
+        if pc is None:
+            pc = cpu.reg_read(A.UC_ARM_REG_PC) & ~1
         b = self.blocks.get(pc)
         if b is None:
             return self.cycles
@@ -466,6 +478,19 @@ class BlockCoster:
         for addr, b in self.blocks.items():
             yield addr, b[0], b[9], b[0] * b[4]
 
+    def activity(self) -> tuple[int, int, int]:
+        """Code bytes fetched, data words loaded and data words stored by every block run so
+        far, each summed over its executions (the core timing model's counts; zeros without
+        a timing model). The energy model's activity meter reads it (power/activity.py)."""
+        f = ld = st = 0
+        for b in self.blocks.values():
+            n = b[0]
+            if n:
+                f += n * (b[3] - b[7])
+                ld += n * b[10]
+                st += n * b[11]
+        return f, ld, st
+
 
 def load_timing(core, warn=None):
     """The core's timing model (the core file's [timing]); a core without a [timing]
@@ -496,7 +521,8 @@ class _BlkX(ctypes.Structure):
                 ("learned", ctypes.c_double), ("wstall", ctypes.c_double),
                 ("wn", ctypes.c_uint64), ("snap", ctypes.c_uint64),
                 ("rows_off", ctypes.c_uint32), ("rows_gen", ctypes.c_uint32),
-                ("nrows", ctypes.c_int32), ("rows_src", ctypes.c_int32)]
+                ("nrows", ctypes.c_int32), ("rows_src", ctypes.c_int32),
+                ("n_loads", ctypes.c_uint32), ("n_stores", ctypes.c_uint32)]
 
 
 class _State(ctypes.Structure):
@@ -639,6 +665,10 @@ class _BlockView:
             return e.taken
         if k == 9:
             return e.acc
+        if k == 10:
+            return self.c._xtable[self.c._index[self.a]].n_loads
+        if k == 11:
+            return self.c._xtable[self.c._index[self.a]].n_stores
         raise IndexError(k)
 
     def __setitem__(self, k, v):
@@ -749,6 +779,10 @@ class NativeCoster(BlockCoster):
     @property
     def prev(self):
         return None
+
+    def current_block(self) -> int | None:
+        i = self._st.prev
+        return self._table[i].addr if i else None
 
     @prev.setter
     def prev(self, v):
@@ -862,7 +896,8 @@ class NativeCoster(BlockCoster):
             e.end, e.cyc, e.extra, e.flags = ((addr + size) & 0xFFFFFFFF, r.nt + fetch,
                                               r.tk - r.nt, r.flags)
             e.core = r.nt
-            self._xtable[i].ninsn = r.ninsn
+            x = self._xtable[i]
+            x.ninsn, x.n_loads, x.n_stores = r.ninsn, r.n_loads, r.n_stores
         self._blocks[addr] = view
         return view
 
@@ -906,7 +941,8 @@ class NativeCoster(BlockCoster):
         e = self._table[i]
         e.end, e.cyc, e.extra, e.flags = b[3] & 0xFFFFFFFF, b[1], b[2], b[5]
         e.core = b[1] - b[8]
-        self._xtable[i].ninsn = b[4]
+        x = self._xtable[i]
+        x.ninsn, x.n_loads, x.n_stores = b[4], b[10], b[11]
 
     @property
     def core_total(self):
@@ -977,6 +1013,11 @@ class NativeCoster(BlockCoster):
 
     def _acc(self, addr: int) -> int:
         return self._table[self._index[addr]].acc
+
+    def activity(self) -> tuple[int, int, int]:
+        out = (ctypes.c_uint64 * 3)()
+        self._lib.mcusim_activity(self._stp, out)
+        return out[0], out[1], out[2]
 
     def block_cycles(self):
         blocks = self.blocks

@@ -168,6 +168,18 @@ class FetchUnit:
 
 # --------------------------------------------------------------------------- the model
 
+def purge_deleted_hooks(uc) -> None:
+    """Make hook deletions take effect now. Unicorn (2.1, uc.c) deletes hooks lazily, at the
+    end of the next emu_start, and its code generator emits the memory-hook slow path for
+    every load and store while any memory hook exists (tcg_uc_has_hookmem), deleted or not:
+    code translated before then would stay slow. An emu_start whose start is its end
+    executes nothing (tests/test_unicorn_quirks.py) and purges them; called between
+    slices only (never from inside a hook)."""
+    from unicorn.arm_const import UC_ARM_REG_PC
+    pc = uc.reg_read(UC_ARM_REG_PC) & ~1
+    uc.emu_start(pc | 1, pc)
+
+
 class MemoryModel:
     """Built before the block coster, from what it models: the MCU's memories,
     accelerator and caches (catalog), the CPU (for its detailed-mode hooks), the memory
@@ -552,14 +564,17 @@ class MemoryModel:
             uc.hook_del(h)
         self._hh = []
         self.hooks_on = False
+        if self.timebase.in_slice:
+            # inside an emulation slice (no purge possible): flush again after one block
+            self.timebase.schedule(self.timebase.cycles + 1, self._flush_again, "memory-flush",
+                                   wakes=False)
+        else:
+            purge_deleted_hooks(uc)
         uc.ctl_flush_tb()
-        # Unicorn deletes hooks lazily (at the end of the next emu_start); blocks translated
-        # before that still carry the memory-hook slow path. Flush once more after one block.
-        self.timebase.schedule(self.timebase.cycles + 1, self._flush_again, "memory-flush",
-                               wakes=False)
 
     def _flush_again(self, at: int) -> None:
         if not self.hooks_on:
+            purge_deleted_hooks(self.cpu)
             self.cpu.ctl_flush_tb()
 
     def _hook_block(self, uc, addr, size, ud):
