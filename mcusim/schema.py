@@ -45,7 +45,7 @@ __all__ = [
     "CatalogError", "FrozenMap", "Spec", "Param", "param", "table", "table_map",
     "McuSpec", "MemoryRegion", "FlashTiming", "WsRow", "AcceleratorSpec", "CacheSpec",
     "PeripheralSpec", "NoParams", "SystickSpec", "CoreSpec", "CoreName", "TimingSpec",
-    "Pair16Spec", "BranchRefillSpec", "PairingSpec", "PowerSpec", "RunRangeSpec",
+    "Pair16Spec", "BranchRefillSpec", "UnalignedSpec", "PairingSpec", "PowerSpec", "RunRangeSpec",
     "RunCurrentSpec", "SleepSpec", "StateSpec", "AccessEnergySpec", "BoardSpec", "ACTIVITY_EVENTS",
     "AcceleratorPluginSpec", "Knob", "build",
     "knobs", "get",
@@ -1190,6 +1190,27 @@ class BranchRefillSpec(Spec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnalignedSpec(Spec):
+    """[timing.unaligned]: extra cycles of an unaligned LDR/LDRH/STR/STRH (the only
+    instructions that may access an unaligned address). The address is known only at run
+    time, so the memory model adds them per access (docs/timing.md "Unaligned accesses"):
+    in `detailed` mode in every memory; `fast` mode learns them per block only in the
+    memories its windows hook (those that can stall or cache: flash, the M7's SRAM)."""
+    load_halfword_odd: int = param(INT, 0, "halfword load at an odd address", unit="cycles",
+                                   min=0, max=100)
+    load_word_2: int = param(INT, 0, "word load at an address = 2 mod 4", unit="cycles",
+                             min=0, max=100)
+    load_word_odd: int = param(INT, 0, "word load at an address = 1 or 3 mod 4",
+                               unit="cycles", min=0, max=100)
+    store_halfword_odd: int = param(INT, 0, "halfword store at an odd address",
+                                    unit="cycles", min=0, max=100)
+    store_word_2: int = param(INT, 0, "word store at an address = 2 mod 4", unit="cycles",
+                              min=0, max=100)
+    store_word_odd: int = param(INT, 0, "word store at an address = 1 or 3 mod 4",
+                                unit="cycles", min=0, max=100)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PairingSpec(Spec):
     """[timing.pairing]: dual-issue rules (model = dual_issue)."""
     units: Mapping = param(_Map(INT, "table {unit = count}", keys=UNITS), DEFAULT_UNITS,
@@ -1246,6 +1267,8 @@ class TimingSpec(Spec):
     pair16_branch: Pair16Spec | None = table(Pair16Spec, "16-bit branch pairing (M33)")
     branch_refill: BranchRefillSpec | None = table(BranchRefillSpec, "P by branch kind and "
                                                    "target (M3/M4)")
+    unaligned: UnalignedSpec | None = table(UnalignedSpec, "unaligned LDR/STR(H) extra "
+                                            "cycles (memory model)")
     branch_mispredict_cycles: int = param(INT, 8, "dual_issue: mispredicted branch",
                                           min=0, max=100)
     branch_mispredict_early_flags_cycles: int = param(
@@ -2083,7 +2106,7 @@ def _emit(obj: Spec, prefix: str, origins: Mapping, raw: dict, label, out: list)
 
 _DOC_ORDER = (McuSpec, MemoryRegion, FlashTiming, WsRow, AcceleratorSpec, CacheSpec,
               PeripheralSpec, SystickSpec, AcceleratorPluginSpec, CoreSpec, TimingSpec,
-              Pair16Spec, BranchRefillSpec, PairingSpec,
+              Pair16Spec, BranchRefillSpec, UnalignedSpec, PairingSpec,
               PowerSpec, RunRangeSpec, RunCurrentSpec, SleepSpec, StateSpec, AccessEnergySpec,
               BoardSpec)
 _DOC_PATH = {
@@ -2093,6 +2116,7 @@ _DOC_PATH = {
     SystickSpec: "[systick]", AcceleratorPluginSpec: "[[accelerators]]", CoreSpec: "[core]",
     TimingSpec: "[timing]",
     Pair16Spec: "[timing.pair16_branch]", BranchRefillSpec: "[timing.branch_refill]",
+    UnalignedSpec: "[timing.unaligned]",
     PairingSpec: "[timing.pairing]", PowerSpec: "[power]",
     RunRangeSpec: "[run.<range>]", RunCurrentSpec: "[run.<range>.<location>]",
     SleepSpec: "[sleep]", StateSpec: "[states.<name>]", AccessEnergySpec: "[access_energy]",

@@ -308,6 +308,53 @@ mb_\name:
     .endm
 #endif
 
+#if MB_SET == 6 && !MB_V6M
+/* Unaligned LDR/LDRH/STR/STRH (issue 15, docs/timing.md "Unaligned accesses"): r4 = ctx
+ * (64-byte aligned), CCR.UNALIGN_TRP = 0 (reset value). Each copy is one access at a fixed
+ * byte offset + one independent ADDS, so no load pipelines with the next one. The offsets
+ * need the 32-bit encodings (the 16-bit ones scale the offset); every copy is 6 bytes. */
+    .macro B_LDR_O0
+    ldr.w r1, [r4, #0]
+    adds r5, #1
+    .endm
+    .macro B_LDR_O1
+    ldr.w r1, [r4, #1]
+    adds r5, #1
+    .endm
+    .macro B_LDR_O2
+    ldr.w r1, [r4, #2]
+    adds r5, #1
+    .endm
+    .macro B_LDR_O3
+    ldr.w r1, [r4, #3]
+    adds r5, #1
+    .endm
+    .macro B_LDRH_O1
+    ldrh.w r1, [r4, #1]
+    adds r5, #1
+    .endm
+    .macro B_LDRH_O2
+    ldrh.w r1, [r4, #2]
+    adds r5, #1
+    .endm
+    .macro B_STR_O0
+    str.w r2, [r4, #0]
+    adds r5, #1
+    .endm
+    .macro B_STR_O1
+    str.w r2, [r4, #1]
+    adds r5, #1
+    .endm
+    .macro B_STR_O2
+    str.w r2, [r4, #2]
+    adds r5, #1
+    .endm
+    .macro B_STRH_O1
+    strh.w r2, [r4, #1]
+    adds r5, #1
+    .endm
+#endif
+
 #if MB_SET == 2
 /* DSP and FP bodies (Armv7E-M / Armv8-M Mainline with DSP and FPU) */
     .macro B_SMLAD                /* accumulator chain */
@@ -381,6 +428,19 @@ mb_\name:
     KERNEL bx_lr,       COPIES, S_ZERO,     B_BX_LR
     KERNEL bx_lr_dirty, COPIES, S_ZERO,     B_BX_LR_DIRTY
     KERNEL bx_reg,      COPIES, S_ZERO,     B_BX_REG
+#endif
+
+#if MB_SET == 6 && !MB_V6M
+    KERNEL ua_ldr_o0,   COPIES, S_ZERO,     B_LDR_O0
+    KERNEL ua_ldr_o1,   COPIES, S_ZERO,     B_LDR_O1
+    KERNEL ua_ldr_o2,   COPIES, S_ZERO,     B_LDR_O2
+    KERNEL ua_ldr_o3,   COPIES, S_ZERO,     B_LDR_O3
+    KERNEL ua_ldrh_o1,  COPIES, S_ZERO,     B_LDRH_O1
+    KERNEL ua_ldrh_o2,  COPIES, S_ZERO,     B_LDRH_O2
+    KERNEL ua_str_o0,   COPIES, S_ZERO,     B_STR_O0
+    KERNEL ua_str_o1,   COPIES, S_ZERO,     B_STR_O1
+    KERNEL ua_str_o2,   COPIES, S_ZERO,     B_STR_O2
+    KERNEL ua_strh_o1,  COPIES, S_ZERO,     B_STRH_O1
 #endif
 
 #if MB_SET == 3

@@ -21,6 +21,9 @@
  *   4 mb_dcache (STM32H7A3) Cortex-M7 L1 caches on: one load per 32-byte line over an
  *               8 KB and a 64 KB array in AXI SRAM (the arena); prints CCR.DC/IC read back
  *   5 mb_branch (Armv7-M) taken-branch refill by branch kind and target alignment/width
+ *   6 mb_unaligned (Armv7-M) LDR/LDRH/STR/STRH at byte offsets 0-3 of a word (CCR.UNALIGN_TRP
+ *               = 0); ua_ldr_o1_long repeats ua_ldr_o1 long enough (> 100 000 cycles) for
+ *               `fast` mode to learn it outside its first detailed window
  *
  * On a real board: mb_flash_* set only FLASH_ACR, not the clock; configure the 120 MHz
  * (or 24 MHz) system clock first (see tests/rcc_clock.c) -- in mcusim, --clock-mhz does.
@@ -67,6 +70,13 @@ uint32_t mb_br_n_al(uint32_t, uint32_t *), mb_br_n_un(uint32_t, uint32_t *),
     mb_bcc_w_un(uint32_t, uint32_t *), mb_bl_w_un(uint32_t, uint32_t *),
     mb_cbnz_taken(uint32_t, uint32_t *), mb_bx_lr(uint32_t, uint32_t *),
     mb_bx_lr_dirty(uint32_t, uint32_t *), mb_bx_reg(uint32_t, uint32_t *);
+#elif MB_SET == 6
+uint32_t mb_ua_ldr_o0(uint32_t, uint32_t *), mb_ua_ldr_o1(uint32_t, uint32_t *),
+    mb_ua_ldr_o2(uint32_t, uint32_t *), mb_ua_ldr_o3(uint32_t, uint32_t *),
+    mb_ua_ldrh_o1(uint32_t, uint32_t *), mb_ua_ldrh_o2(uint32_t, uint32_t *),
+    mb_ua_str_o0(uint32_t, uint32_t *), mb_ua_str_o1(uint32_t, uint32_t *),
+    mb_ua_str_o2(uint32_t, uint32_t *), mb_ua_strh_o1(uint32_t, uint32_t *);
+#define UA_LONG_ITERS 1200            /* 1200 x 32 x ~5 cycles: past the first window */
 #endif
 
 struct kernel {
@@ -75,7 +85,7 @@ struct kernel {
     uint32_t copies;
 };
 
-#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5
+#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5 || MB_SET == 6
 static const struct kernel kernels[] = {
 #if MB_SET == 1
     {"alu4", mb_alu4, COPIES},
@@ -117,6 +127,17 @@ static const struct kernel kernels[] = {
     {"bx_lr", mb_bx_lr, COPIES},
     {"bx_lr_dirty", mb_bx_lr_dirty, COPIES},
     {"bx_reg", mb_bx_reg, COPIES},
+#elif MB_SET == 6
+    {"ua_ldr_o0", mb_ua_ldr_o0, COPIES},
+    {"ua_ldr_o1", mb_ua_ldr_o1, COPIES},
+    {"ua_ldr_o2", mb_ua_ldr_o2, COPIES},
+    {"ua_ldr_o3", mb_ua_ldr_o3, COPIES},
+    {"ua_ldrh_o1", mb_ua_ldrh_o1, COPIES},
+    {"ua_ldrh_o2", mb_ua_ldrh_o2, COPIES},
+    {"ua_str_o0", mb_ua_str_o0, COPIES},
+    {"ua_str_o1", mb_ua_str_o1, COPIES},
+    {"ua_str_o2", mb_ua_str_o2, COPIES},
+    {"ua_strh_o1", mb_ua_strh_o1, COPIES},
 #endif
     {0, 0, 0},
 };
@@ -265,9 +286,12 @@ static void walk(const char *name, uint32_t bytes)
 int main(void)
 {
     counter_init();
-#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5
+#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5 || MB_SET == 6
     for (const struct kernel *k = kernels; k->name; k++)
         measure(k->name, mb_empty, k->fn, ITERS, k->copies, ctx);
+#if MB_SET == 6
+    measure("ua_ldr_o1_long", mb_empty, mb_ua_ldr_o1, UA_LONG_ITERS, COPIES, ctx);
+#endif
 #elif MB_SET == 3
     static const struct {
         const char *name;

@@ -337,7 +337,6 @@ void mcusim_mem_hook(void *uc, int type, uint64_t address, int size, int64_t val
     span_hook_t *h = (span_hook_t *)user;
     state_t *s = (state_t *)h->state;
     mm_t *m = s->mm;
-    (void)size;
     (void)value;
     if (m->clear_itstate) {
         /* Unicorn 2.1.4 #2309: restore the CPU copy of ITSTATE the translator relies on
@@ -394,6 +393,12 @@ void mcusim_mem_hook(void *uc, int type, uint64_t address, int size, int64_t val
         } else {
             m->counts[write ? MC_RAM_WRITES : MC_RAM_READS]++;
         }
+    }
+    if ((size & 6) && (addr & (uint32_t)(size - 1)) && m->ua_on) {
+        /* unaligned LDR/LDRH/STR/STRH ([timing.unaligned]; MemoryModel._hook_mem) */
+        int k = size == 2 ? 0 : ((addr & 3) == 2 ? 1 : 2);
+        st += m->ua[write ? k + 3 : k];
+        m->counts[MC_UNALIGNED]++;
     }
     if (st) {
         m->t += st;

@@ -179,6 +179,7 @@ typedef int (*reg_write_fn)(void *uc, int regid, const void *value);
 #define MC_FLASH_AROUND 1
 #define MC_RAM_READS 2
 #define MC_RAM_WRITES 3
+#define MC_UNALIGNED 4
 
 typedef struct {
     int32_t nsets, ways, shift, line, random, write_back, write_allocate, valid;
@@ -235,6 +236,10 @@ typedef struct {
     reg_write_fn reg_write;
     int32_t epsr_reg;
     uint32_t epsr_value;
+    /* [timing.unaligned] (MemoryModel.unaligned): load halfword odd, load word 2 mod 4,
+     * load word odd, the same for stores; ua_on: any of them non-zero */
+    int32_t ua[6];
+    int32_t ua_on, pad2_;
 } mm_t;
 
 typedef struct {

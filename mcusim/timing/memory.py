@@ -208,11 +208,21 @@ class MemoryModel:
         # energy model prices them; docs/timing.md "Statistics")
         self.stats = {"fetch_stall": 0, "data_stall": 0, "windows": 0, "window_cycles": 0,
                       "flash_reads_through": 0, "flash_reads_around": 0, "ram_reads": 0,
-                      "ram_writes": 0}
+                      "ram_writes": 0, "unaligned_accesses": 0}
         self._frac = 0.0                       # fractional stall not yet charged (detailed)
         acc = (self.mcu.flash.accelerator if self.mcu.flash else None) or _NO_ACCELERATOR
         self.acc = acc
         self.core_l1 = self.mcu.core.unicorn_cpu == "cortex-m7"
+        # [timing.unaligned] of the core: extra cycles of an unaligned LDR/LDRH/STR/STRH,
+        # (load halfword odd, load word 2 mod 4, load word odd, the same three for stores)
+        self.unaligned = _unaligned_costs(timing, self.mcu)
+        self.ua_on = any(self.unaligned)
+        # Seeing every unaligned access needs every memory hooked, zero-wait SRAM included:
+        # detailed mode does; fast mode hooks (in its windows) only what can stall or
+        # cache, and learns unaligned costs there only (flash, M7 SRAM behind the L1
+        # D-cache). Measured on kws opt, stm32l4r5: hooking SRAM as well made fast mode
+        # 1.26x and generic-m4 1.38x slower for +0.16% cycles (docs/timing.md).
+        self.ua_everywhere = self.ua_on and mode == "detailed"
         # caches: the ART lines (flash accelerator), core L1 (M7) or ST ICACHE (U5)
         self.art_i = self.art_d = None
         if acc.icache_lines and acc.line_bytes:
@@ -430,7 +440,7 @@ class MemoryModel:
         self.warmup = int(min(self.WARMUP_MAX, max(self.WARMUP, 2 * lines * ((ws or 0) + 1))))
         # Can anything ever stall on this MCU (with any clock or ACR value)?
         self.any_stall_possible = (mcu.flash is not None or self.l1_i is not None
-                                   or self.l1_d is not None
+                                   or self.l1_d is not None or self.ua_everywhere
                                    or any(s.matters for s in self.sources.values()))
         self._binfo.clear()
 
@@ -550,6 +560,8 @@ class MemoryModel:
         CCR value)?"""
         if s.matters or (s.kind == "flash" and self.mcu.flash is not None):
             return True
+        if self.ua_everywhere:
+            return True          # an unaligned access costs extra in any memory
         if s.kind == "tcm":
             return False
         if self.l1_d is not None and lo < 0x40000000:
@@ -712,6 +724,12 @@ class MemoryModel:
                     self.stats["flash_reads_around"] += 1
             else:
                 self.stats["ram_writes" if write else "ram_reads"] += 1
+        if size & 6 and addr & (size - 1) and self.ua_on:
+            # unaligned LDR/LDRH/STR/STRH ([timing.unaligned]; docs/timing.md)
+            ua = self.unaligned
+            k = 0 if size == 2 else (1 if addr & 3 == 2 else 2)
+            st += ua[k + 3 if write else k]
+            self.stats["unaligned_accesses"] += 1
         if st:
             self.t += st
             self.stats["data_stall"] += st
@@ -836,6 +854,19 @@ class MemoryModel:
         d["cache_fills"] = sum(c.fills for c in caches)
         d["cache_writebacks"] = sum(c.writebacks for c in caches)
         return d
+
+
+def _unaligned_costs(timing, mcu) -> tuple:
+    """The core's [timing.unaligned] as (load halfword odd, load word 2 mod 4, load word
+    odd, store halfword odd, store word 2 mod 4, store word odd); zeros without a table."""
+    spec = getattr(timing, "spec", None)
+    if spec is None:
+        spec = getattr(getattr(mcu, "core", None), "timing", None)
+    u = getattr(spec, "unaligned", None)
+    if u is None:
+        return (0, 0, 0, 0, 0, 0)
+    return (int(u.load_halfword_odd), int(u.load_word_2), int(u.load_word_odd),
+            int(u.store_halfword_odd), int(u.store_word_2), int(u.store_word_odd))
 
 
 def memory_model_wanted() -> bool:

@@ -576,7 +576,8 @@ class CSpan(ctypes.Structure):
 
 
 MM_MAXSRC, MM_MAXSPAN, MM_MAXCACHE, MM_NCOUNTS = 16, 48, 6, 8
-COUNT_NAMES = ("flash_reads_through", "flash_reads_around", "ram_reads", "ram_writes")
+COUNT_NAMES = ("flash_reads_through", "flash_reads_around", "ram_reads", "ram_writes",
+               "unaligned_accesses")
 
 
 class MM(ctypes.Structure):
@@ -596,6 +597,7 @@ class MM(ctypes.Structure):
         ("scap", c_u32),
         ("rows", ctypes.POINTER(c_i64)), ("rows_len", c_u32), ("rows_cap", c_u32),
         ("reg_write", c_vp), ("epsr_reg", c_i32), ("epsr_value", c_u32),
+        ("ua", c_i32 * 6), ("ua_on", c_i32), ("pad2_", c_i32),
     ]
 
 
@@ -715,6 +717,9 @@ class NativeMemoryModel(MemoryModel):
         m.ncache = self._ncache
         m.any_stall = int(bool(self.any_stall_possible))
         m.clear_itstate = int(bool(self.clear_itstate))
+        for k, v in enumerate(self.unaligned):      # [timing.unaligned]
+            m.ua[k] = int(v)
+        m.ua_on = int(bool(self.ua_on))
         del caches
         if self.coster is not None:
             self._lib.mcusim_mm_new_config(self.coster._stp)
