@@ -78,7 +78,7 @@ _ADDITIONS = [
 # written for infer records (null when not reached); for run records only when set
 _INFER = [
     ("model", "model"), ("kernels", "kernels"), ("image", "image"),
-    ("output_sha256", "output_sha256"), ("inference", "inference"),
+    ("image_target", "image_target"), ("output_sha256", "output_sha256"), ("inference", "inference"),
     ("inference_energy_j", "inference_energy_j"),
     ("inference_avg_power_w", "inference_avg_power_w"),
 ]
@@ -139,6 +139,7 @@ class RunRecord:
     model: str | None = None
     kernels: str | None = None
     image: str | None = None
+    image_target: str | None = None
     output_sha256: str | None = None
     inference: dict[str, Any] | None = None
     inference_energy_j: float | None = None

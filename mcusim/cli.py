@@ -415,8 +415,11 @@ def _write_json(path: str, rec: dict) -> None:
 
 
 def _placeholder(rec: dict) -> str:
-    """' (placeholder power data)' when the energy comes from an unsourced power catalog."""
-    return " (placeholder power data)" if rec.get("power_data") == "placeholder" else ""
+    """' (placeholder power data)' when the energy comes from an unsourced power catalog,
+    ' (power data derived from public measurements)' from a derived one."""
+    from mcusim.power.model import DATA_NOTES
+    pd_ = rec.get("power_data")
+    return f" ({DATA_NOTES[pd_]})" if pd_ in ("placeholder", "derived") else ""
 
 
 def _summary(record, profile: bool) -> None:
@@ -626,9 +629,10 @@ def cmd_bench(args) -> int:
         if args.layers:
             print_layers(rec.to_dict())
     pd_ = next((r.power_data for r in records if r.power_data), None)
-    if pd_ == "placeholder":
+    if pd_ in ("placeholder", "derived"):
+        from mcusim.power.model import DATA_NOTES
         why = next((r.power_data_reason for r in records if r.power_data_reason), None)
-        print(f"energy uJ: placeholder power data ({mcu.power_model}"
+        print(f"energy uJ: {DATA_NOTES[pd_]} ({mcu.power_model}"
               + (f": {why})" if why else ")"))
     if args.json:
         _write_json(args.json, api.bench_json(records))
@@ -660,7 +664,9 @@ def _energy_legend(power_model: str, vdd_v) -> str:
     rail = (f"the board rail ({p.board.description})" if p.board.extra_ua
             else "the MCU's supply, no board")
     flag = "; placeholder power data (no datasheet source)" \
-        if p.data_status == "placeholder" else ""
+        if p.data_status == "placeholder" else \
+        "; power data derived from public board measurements (no datasheet table)" \
+        if p.data_status == "derived" else ""
     return (f"{power_model} at {vdd_v or p.vdd_v:g} V over one inference: {what}, as "
             f"drawn from {rail}{flag} (docs/power.md)")
 

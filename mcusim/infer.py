@@ -69,8 +69,56 @@ def image_target(core) -> str | None:
     return t
 
 
-def image_path(core, kernels: str) -> Path:
-    """The inference image of ``core`` (a CoreSpec or a built-in core's name)."""
+# the same images linked for smaller memories, tried in order when the target's own image
+# does not fit the MCU (its stack or a segment outside the MCU's memories)
+IMAGE_VARIANTS = {"cortex-m33": ("cortex-m33-256k",)}
+
+
+def _image_fits(path: Path, mcu) -> bool:
+    """Do the image's loaded segments and its stack lie in ``mcu``'s memories?"""
+    from mcusim.elf import load_firmware
+    from mcusim.memory_map import _STACK_SYMBOLS
+    spans = sorted((a, a + r.size) for r in mcu.memories for a in (r.base, *r.aliases))
+
+    def covers(addr: int, size: int) -> bool:
+        end = addr + max(size, 1)
+        for lo, hi in spans:
+            if lo <= addr < hi:
+                addr = hi
+                if addr >= end:
+                    return True
+        return addr >= end
+
+    try:
+        fw = load_firmware(str(path))
+    except UserError:
+        return False
+    for seg in fw.segments:
+        if seg.data and not covers(seg.paddr, len(seg.data)):
+            return False
+        if seg.memsz and not covers(seg.vaddr, seg.memsz):
+            return False
+    for lo_name, hi_name in _STACK_SYMBOLS:
+        lo, hi = fw.symbol(lo_name), fw.symbol(hi_name)
+        if lo is not None and hi is not None:
+            return covers(lo, hi - lo)
+    return True
+
+
+def image_path(core, kernels: str, mcu=None) -> Path:
+    """The inference image of ``core`` (a CoreSpec or a built-in core's name); with ``mcu``
+    (an McuSpec), the first of the core's images that fits its memories
+    (``IMAGE_VARIANTS``), else the core's own image (loading it then says what lies
+    outside)."""
+    if mcu is not None:
+        first = image_path(core, kernels)
+        if _image_fits(first, mcu):
+            return first
+        for variant in IMAGE_VARIANTS.get(first.parent.name, ()):
+            p = first.parent.parent / variant / first.name
+            if p.exists() and _image_fits(p, mcu):
+                return p
+        return first
     target = image_target(core)
     if target is None:
         name = core if isinstance(core, str) else core.name
@@ -161,7 +209,7 @@ def run_inference(model_spec: str, mcu_name, *, kernels: str = "opt",
     except ModelError as e:
         raise UserError(f"{model_spec}: {e}") from None
     mcu = load_mcu(mcu_name) if isinstance(mcu_name, (str, Path)) else mcu_name   # or an McuSpec
-    path = elf or str(image_path(mcu.core, kernels))
+    path = elf or str(image_path(mcu.core, kernels, mcu))
     if elf is None and kernels in ("npu", "cx"):
         from mcusim.accelerators.images import check_image_accelerators
         check_image_accelerators(mcu, kernels)
@@ -227,6 +275,8 @@ def run_inference(model_spec: str, mcu_name, *, kernels: str = "opt",
     rec["model"] = name
     rec["kernels"] = kernels if elf is None else None
     rec["image"] = Path(path).name
+    # which build of the image (the core's, or a variant linked for smaller memories)
+    rec["image_target"] = Path(path).parent.name if elf is None else None
     _enrich(rec, m, model, fw, len(data), max(1, count))
     if m.trace.accelerators:
         from mcusim.accelerators.report import add_report

@@ -1742,8 +1742,10 @@ class PowerSpec(Spec):
                                            "constant power, ratio 1)", min=0.1, max=10)
     data_status: str = param(STR, "placeholder", "sourced: every value cites a datasheet, "
                              "manual, paper or public measurement, or is derived from them; "
+                             "derived: no datasheet table, the values are derived from "
+                             "public board measurements (outputs say so); "
                              "placeholder: some are not (outputs say so)",
-                             choices=("sourced", "placeholder"), knob=False)
+                             choices=("sourced", "derived", "placeholder"), knob=False)
     data_reason: str | None = param(STR, None, "why the data is a placeholder, or where "
                                     "the sourced data comes from (shown with the results)",
                                     knob=False)

@@ -249,3 +249,29 @@ def test_user_core_file_under_another_name_runs_inference(tmp_path):
     from mcusim.infer import image_path
     core = mcusim.load_mcu(str(tmp_path / "my-m4-nofpu-mcu.toml")).core
     assert image_path(core, "ref").parent.name == "cortex-m3"
+
+
+def test_image_variant_fits_the_mcu(tmp_path):
+    """A Cortex-M33 MCU with 256 KB of RAM (the STM32U385, or a user's part) runs the
+    cortex-m33 image linked for 256 KB (firmware_images/ld/cortex-m33-256k.ld): the core's
+    own image puts its stack at 0x200C0000, outside such a part. Parts with the RAM get the
+    core's own image; a part too small for either gets the core's image, whose loading
+    then says what lies outside."""
+    from mcusim.elf import load_firmware
+    from mcusim.infer import image_path
+    for name, want in (("stm32u585", "cortex-m33"), ("stm32u575", "cortex-m33"),
+                       ("stm32u385", "cortex-m33-256k")):
+        mcu = mcusim.load_mcu(name)
+        for kernels in ("ref", "opt"):
+            p = image_path(mcu.core, kernels, mcu)
+            assert p.parent.name == want, (name, kernels, p)
+            fw = load_firmware(str(p))
+            top = fw.symbol("__stack_top")
+            assert any(r.base < top <= r.base + r.size for r in mcu.memories), (name, hex(top))
+    (tmp_path / "tiny.toml").write_text(
+        'extends = "stm32u385"\n[memory.sram1]\nsize_bytes = 0x8000\n'
+        '[memory.sram2]\nbase = 0x20008000\nsize_bytes = 0x8000\n')
+    tiny = mcusim.load_mcu(str(tmp_path / "tiny.toml"))
+    assert image_path(tiny.core, "opt", tiny).parent.name == "cortex-m33"
+    with pytest.raises(mcusim.UserError, match="lies outside the RAM of tiny"):
+        mcusim.infer("ad", str(tmp_path / "tiny.toml"), kernels="opt")

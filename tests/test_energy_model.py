@@ -4,15 +4,17 @@
    datasheet rows, the MLPerf Tiny idle floors, CoreMark's and the reference kernels'
    activity counted by mcusim) and the catalogs are checked against it, to the rounding
    each catalog uses.
-2. Every power catalog is either sourced or flagged placeholder, with a reason.
+2. Every power catalog is sourced, derived (no datasheet table: values derived from public
+   board measurements, stm32h7a3 / stm32u385) or flagged placeholder, with a reason; the
+   status reaches the records and the CLI's text.
 3. The activity model on a tiny run, by hand: energy = (static + per-MHz + board) x VDD x t
    + sum of event counts x pJ (scaled to VDD), from the catalog numbers, against what
    mcusim reports.
 4. The committed validation table (experiments/energy/results.json) is what the shipped
    catalogs price the stored runs at (a stale table fails here).
 
-All cheap: no simulation except three runs of the built-in `ad` model in fast mode; the
-re-simulation of a stored run is marked slow.
+All cheap: no simulation except four runs of the built-in `ad` model in fast mode; the
+re-simulations of stored runs are marked slow.
 """
 
 from __future__ import annotations
@@ -119,18 +121,91 @@ def test_l4r5_fitted_energy_and_board_rail(l4):
         assert pred == pytest.approx(r["increment_mw"], rel=0.08), m
 
 
+@pytest.mark.parametrize("name", sorted(derive.DERIVED))
+def test_derived_catalogs_equal_derive_py(name):
+    """stm32h7a3 / stm32u385: no datasheet table; zero-activity current and energy per word
+    derived from one MLPerf Tiny energy run (derive.derived_part), rounded in the TOML."""
+    d = derive.derived_part(name)
+    c = toml(name)
+    key, model, _mcu, _core, mhz, vdd, fw, lw = derive.DERIVED[name]
+    assert c["power"]["data_status"] == "derived"
+    assert c["power"]["vdd_v"] == vdd == c["power"]["datasheet_vdd_v"]
+    assert "smps_power_ratio" not in c["power"] and "board" not in c
+    run = c["run"][c["power"]["default_range"]]["flash_accel_on"]
+    assert "run_static_ua" not in run
+    assert rounded(run["run_ua_per_mhz"], d["run_ua_per_mhz"], 2)
+    # the arithmetic, by hand: s from the window's increment over the idle gap
+    s = (d["window_mw"] - d["gap_mw"]) * 1e-3 / ((d["words_per_cycle"] - d["w_while1"])
+                                                 * mhz * 1e6) * 1e12
+    assert d["s_pj"] == pytest.approx(s)
+    i0_ma = d["gap_mw"] / vdd - s * 1e-12 * d["w_while1"] * mhz * 1e6 / vdd * 1e3
+    assert d["i0_ma"] == pytest.approx(i0_ma)
+    assert d["window_mw"] == derive.mlperf.WINDOW_MW[key][model]
+    assert d["gap_mw"] == derive.mlperf.IDLE_GAPS_MW[key][model]
+    ae = c["access_energy"]
+    assert ae["enabled"] is True
+    for k in ("fetch_word_pj", "data_read_pj", "data_write_pj"):
+        assert rounded(ae[k], d["s_pj"], 2), k
+    for k in ("flash_read_through_pj", "flash_read_around_pj"):
+        assert rounded(ae[k], fw * d["s_pj"], 2), k
+    for k in ("cache_fill_pj", "cache_writeback_pj"):
+        assert rounded(ae[k], lw * d["s_pj"], 2), k
+    assert rounded(ae["bus_byte_pj"], d["s_pj"] / 4, 3 if name == "stm32u385" else 2)
+    # the training row is reproduced by construction (the fit has one row and two values)
+    assert (key + (model,)) in derive.mlperf.TRAIN_MODELS
+
+
+def test_derived_values_as_documented():
+    """The numbers the catalogs' comments and docs/power.md quote."""
+    h7, u3 = derive.derived_part("stm32h7a3"), derive.derived_part("stm32u385")
+    assert h7["w_while1"] == 0.5 and u3["w_while1"] == 0.25
+    assert h7["s_pj"] == pytest.approx(205.08, abs=0.01)
+    assert h7["run_ua_per_mhz"] == pytest.approx(48.26, abs=0.01)
+    assert u3["s_pj"] == pytest.approx(35.38, abs=0.01)
+    assert u3["run_ua_per_mhz"] == pytest.approx(10.36, abs=0.01)
+
+
 # ------------------------------------------------------------------ 2. data status
 
 SOURCED = {"stm32u585", "stm32u575", "stm32l4r5"}
+DERIVED = {"stm32h7a3", "stm32u385"}
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in
                                         catalog_dirs()["power_models"].glob("*.toml")))
 def test_every_catalog_sourced_or_flagged(name):
     p = load_power(name)
-    assert p.data_status in ("sourced", "placeholder")
+    assert p.data_status in ("sourced", "derived", "placeholder")
     assert p.data_reason, f"{name}: data_reason missing"
     assert (p.data_status == "sourced") == (name in SOURCED), name
+    assert (p.data_status == "derived") == (name in DERIVED), name
+
+
+def test_data_status_in_outputs():
+    """The status reaches the PowerModel, the one-line note and the CLI's flag."""
+    from mcusim.cli import _placeholder
+    from mcusim.power import PowerModel
+    notes = {}
+    for name in ("stm32u575", "stm32h7a3", "stm32g0b1"):
+        pm = PowerModel.from_catalog(name)
+        notes[pm.data_status] = (pm.placeholder, pm.derived, pm.data_note())
+    assert notes["sourced"][:2] == (False, False)
+    assert notes["derived"][:2] == (False, True)
+    assert notes["placeholder"][:2] == (True, False)
+    assert notes["derived"][2].startswith("power data derived from public measurements (")
+    assert "DS13195" in notes["derived"][2]
+    assert notes["placeholder"][2].startswith("placeholder power data (")
+    assert _placeholder({"power_data": "derived"}) == \
+        " (power data derived from public measurements)"
+    assert _placeholder({"power_data": "placeholder"}) == " (placeholder power data)"
+    assert _placeholder({"power_data": "sourced"}) == ""
+
+
+def test_derived_flag_in_record():
+    from mcusim.infer import run_inference
+    rec = run_inference("ad", "stm32h7a3", kernels="opt").record
+    assert rec["power_data"] == "derived"
+    assert "MLPerf Tiny v1.2" in rec["power_data_reason"]
 
 
 # ------------------------------------------------------------------ 3. by hand
@@ -210,11 +285,35 @@ def test_results_table_is_what_the_catalogs_predict():
     assert len(rows) >= 16
     for row in rows:
         key = f"{row['mcu']}/{row['kernels']}/{float(row['clock_mhz']):g}/{row['model']}"
-        p_w, e_j = energy_run.predict(runs[key])
+        p_w, e_j = energy_run.predict(runs[key], row["vdd_v"])
         assert row["predicted_power_mw"] == pytest.approx(p_w * 1e3, abs=1e-3), key
         assert row["mcusim_energy_uj"] == pytest.approx(e_j * 1e6, abs=0.06), key
         assert row["measured_power_mw"] == pytest.approx(
             row["measured_energy_uj"] / row["measured_latency_ms"], abs=1e-3)
+        assert row["power_data"] == load_power(row["mcu"]).data_status, key
+    # the issue's four boards all have a prediction (no stand-in rows)
+    boards = {r["board"] for r in rows if r["role"] != "stand-in"}
+    assert {"NUCLEO-L4R5ZI", "NUCLEO-U575ZI-Q", "NUCLEO-U385RG-Q", "NUCLEO-H7A3ZI-Q"} <= boards
+    train = {(r["release"], r["board"], r["model"]) for r in rows if r["role"] == "train"}
+    assert train == {("v0.5", "NUCLEO-L4R5ZI", m) for m in ("kws", "vww", "ic", "ad")} | \
+        {("v1.2", "NUCLEO-H7A3ZI-Q", "kws"), ("v1.3", "NUCLEO-U385RG-Q", "kws")}
+
+
+def test_u385_memory_model():
+    """stm32u385 (memory_models/stm32u385.toml): the U3 facts it states (stm32u385xx.h,
+    stm32u3xx_ll_utils.c) on top of the U5 family."""
+    from mcusim.catalog import load_mcu
+    m = load_mcu("stm32u385")
+    assert m.core.name == "cortex-m33" and m.power_model == "stm32u385"
+    assert m.clock_mhz == 96.0 and m.num_irqs == 125
+    mem = {r.name: (r.base, r.size) for r in m.memories}
+    assert mem == {"flash": (0x08000000, 0x100000), "sram1": (0x20000000, 0x30000),
+                   "sram2": (0x20030000, 0x10000)}
+    assert tuple(m.flash.ws_tables["range1"]) == ((32, 0), (64, 1), (96, 2), (100, 3))
+    assert m.flash_wait_states(96.0, "range1") == 2
+    per = {p.name: p.base for p in m.peripherals}
+    assert per["rcc"] == 0x40030C00 and per["pwr"] == 0x40030800
+    assert "usart2" not in per and "ahb3" not in per
 
 
 @pytest.mark.slow
@@ -229,3 +328,19 @@ def test_stored_run_reproduces():
     assert w.end - w.begin == pytest.approx(want["cycles"], rel=1e-3)
     for k, v in want["activity"].items():
         assert w.activity[k] == pytest.approx(v, rel=1e-3, abs=1), k
+
+
+@pytest.mark.slow
+def test_u385_image_runs_like_u575():
+    """On the U385 (256 KB RAM) mcusim infer picks the cortex-m33 image linked for 256 KB
+    (firmware_images/ld/cortex-m33-256k.ld): the U575's output, the stored U385 activity."""
+    from mcusim.infer import run_inference
+    model = str(ROOT.parent / "shared" / "models" / "ad.tflite")
+    a = run_inference(model, "stm32u385", kernels="opt", mode="detailed")
+    assert Path(a.record["firmware"]["path"] if isinstance(a.record.get("firmware"), dict)
+                else a.machine.firmware.path).parent.name == "cortex-m33-256k"
+    b = run_inference(model, "stm32u575", kernels="opt")
+    assert a.record["output_sha256"] == b.record["output_sha256"]
+    want = json.loads((ENERGY / "runs.json").read_text())["stm32u385/opt/96/ad"]
+    w = a.machine.trace.windows[-1]
+    assert w.end - w.begin == pytest.approx(want["cycles"], rel=1e-3)

@@ -6,7 +6,8 @@ Inputs: datasheet tables (DS13086, STM32U585, typical at 25 C; the rows read in
 docs/research/power-data.md §3.3), the MLPerf Tiny traces (mlperf.py), CoreMark's
 activity counted by mcusim (coremark.json, from coremark.py) and the reference kernels'
 activity on the training rows (runs.json, from run.py counts). The catalogs
-(power_models/stm32u585.toml, stm32u575.toml, stm32l4r5.toml) hold these numbers,
+(power_models/stm32u585.toml, stm32u575.toml, stm32l4r5.toml, and the derived
+stm32h7a3.toml, stm32u385.toml) hold these numbers,
 rounded, each with its arithmetic in a comment; tests/test_energy_model.py recomputes
 them with this module and checks the catalogs against it.
 
@@ -143,6 +144,44 @@ def l4r5() -> dict:
             "while1_activity_ma": act_ma, "s_pj_catalog": s_cat}
 
 
+# ---------------------------------------------------- STM32H7A3 / STM32U385 (derived)
+# No datasheet supply-current table was found for either part (docs/research/power-data.md
+# §3.5, §3.7). Each catalog is DERIVED from ONE public energy run, the same method as the
+# L4R5 board rail and energy per word (docs/power.md) with one row instead of four:
+#   * the idle gaps of the run (the firmware waiting for the host, a loop assumed as cheap
+#     as while(1)) give the zero-activity current I0 = P_gap / V - s x w1 x f / V,
+#   * the inference windows of the same run give the energy per word
+#     s = (P_window - P_gap) / ((w - w1) x f), w = the words per cycle mcusim counts for the
+#     model with the opt kernels (runs.json), w1 = while(1)'s.
+# Everything at the run's supply V, which is the catalogs' datasheet_vdd_v. The other models
+# of the run and the other releases are the validation (experiments/energy/README.md).
+# The split of I0 into static, per-MHz and board-rail parts is not determined by a run at one
+# clock: the catalogs put all of it per MHz (run_ua_per_mhz = I0 / f) and say so.
+DERIVED = {
+    # catalog: (MLPerf run key, model, mcu in runs.json, core, MHz, V, flash words, line words)
+    "stm32h7a3": (("v1.2", "NUCLEO-H7A3ZI-Q"), "kws", "stm32h7a3", "cortex-m7f", 280, 3.0, 4, 8),
+    "stm32u385": (("v1.3", "NUCLEO-U385RG-Q"), "kws", "stm32u385", "cortex-m33", 96, 1.8, 4, 4),
+}
+
+
+def derived_part(name: str) -> dict:
+    key, model, mcu, core, mhz, vdd, fw, lw = DERIVED[name]
+    runs = json.loads((HERE / "runs.json").read_text())
+    run = runs[f"{mcu}/opt/{float(mhz):g}/{model}"]
+    w = word_units(run["activity"], flash_words=fw, fill_words=lw) / run["cycles"]
+    w1 = while1_words_per_cycle(core)
+    p_win = mlperf.WINDOW_MW[key][model]
+    p_gap = mlperf.IDLE_GAPS_MW[key][model]
+    f = mhz * 1e6
+    s = (p_win - p_gap) * 1e-3 / ((w - w1) * f) * 1e12                 # pJ per word at vdd
+    act_ma = s * 1e-12 * w1 * f / vdd * 1e3                             # the idle loop's words
+    i0_ma = p_gap / vdd - act_ma
+    return {"key": key, "model": model, "mhz": mhz, "vdd": vdd, "words_per_cycle": w,
+            "w_while1": w1, "window_mw": p_win, "gap_mw": p_gap, "s_pj": s,
+            "flash_words": fw, "line_words": lw, "idle_activity_ma": act_ma, "i0_ma": i0_ma,
+            "run_ua_per_mhz": i0_ma / mhz * 1e3}
+
+
 def main() -> int:
     u = u5()
     print("STM32U585/U575 (DS13086, SMPS 1.8 V):")
@@ -170,6 +209,20 @@ def main() -> int:
               f"at 1.8 V = {lr['s_pj_catalog']:.2f} pJ at the catalog's 3.0 V (LDO)")
         print(f"  floor {lr['floor_mw']:.3f} mW -> extra {lr['extra_ua']:.1f} uA "
               f"(while(1) activity {lr['while1_activity_ma']:.3f} mA)")
+        for name in DERIVED:
+            try:
+                d = derived_part(name)
+            except KeyError as e:
+                print(f"{name}: runs.json lacks {e}")
+                continue
+            print(f"{name.upper()} (derived from MLPerf {d['key'][0]} {d['key'][1]} "
+                  f"{d['model']}, {d['mhz']} MHz, {d['vdd']} V):")
+            print(f"  window {d['window_mw']} mW, idle {d['gap_mw']} mW; "
+                  f"{d['words_per_cycle']:.4f} words/cycle, while(1) {d['w_while1']:.4f}")
+            print(f"  s = ({d['window_mw']} - {d['gap_mw']}) mW / (({d['words_per_cycle']:.4f}"
+                  f" - {d['w_while1']:.4f}) x {d['mhz']} MHz) = {d['s_pj']:.2f} pJ per word")
+            print(f"  I0 = {d['gap_mw']} mW / {d['vdd']} V - {d['idle_activity_ma']:.3f} mA = "
+                  f"{d['i0_ma']:.3f} mA = {d['run_ua_per_mhz']:.2f} uA/MHz")
     return 0
 
 

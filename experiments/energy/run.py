@@ -46,10 +46,14 @@ def _sims() -> list[tuple[str, str, float]]:
     return out
 
 
+
+
 def counts(only: str | None = None) -> int:
     """Simulate what runs.json lacks (``only``: one MCU)."""
+    import tempfile
     from mcusim.infer import run_inference
     runs = json.loads(RUNS.read_text()) if RUNS.exists() else {}
+    tmp = Path(tempfile.mkdtemp(prefix="mcusim-energy-"))
     for mcu, kernels, mhz in _sims():
         if only and mcu != only:
             continue
@@ -57,8 +61,9 @@ def counts(only: str | None = None) -> int:
             key = f"{mcu}/{kernels}/{mhz:g}/{model}"
             if key in runs:
                 continue
+            elf = None          # mcusim infer picks the image that fits the MCU (U385: cortex-m33-256k)
             r = run_inference(str(MODELS / f"{model}.tflite"), mcu, kernels=kernels,
-                              clock_mhz=mhz, mode="detailed")
+                              clock_mhz=mhz, mode="detailed", elf=elf)
             t = r.machine.trace
             w = t.windows[-1]
             runs[key] = {"mcu": mcu, "kernels": kernels, "clock_mhz": mhz, "model": model,
@@ -73,13 +78,14 @@ def counts(only: str | None = None) -> int:
     return 0
 
 
-def predict(run: dict) -> tuple[float, float]:
+def predict(run: dict, vdd_v: float | None = None) -> tuple[float, float]:
     """(average power W, energy per inference J) of one stored inference window, priced
-    by the run's MCU's power catalog through mcusim.power.account."""
+    by the run's MCU's power catalog through mcusim.power.account (at ``vdd_v``: the
+    measured board's supply; None: the catalog's)."""
     from mcusim.catalog import load_mcu
     from mcusim.power import PowerModel, Timeline, account
     mcu = load_mcu(run["mcu"])
-    pm = PowerModel.from_catalog(mcu.power_model, mcu)
+    pm = PowerModel.from_catalog(mcu.power_model, mcu, vdd_v=vdd_v)
     n = int(run["cycles"])
     tl = Timeline.constant(n, run["clock_mhz"] * 1e6, voltage_ranges=[(0, "auto")],
                            windows=[(0, n, run["activity"])])
@@ -88,21 +94,28 @@ def predict(run: dict) -> tuple[float, float]:
     return w["avg_power_w"], w["energy_j"]
 
 
+def _power_data(mcu: str) -> str:
+    from mcusim.catalog import load_mcu, load_power
+    return load_power(load_mcu(mcu).power_model).data_status
+
+
 def table() -> int:
     runs = json.loads(RUNS.read_text())
     rows = []
     for (rel, board, stack, mcu, mhz, vdd), models in mlperf.ROWS.items():
         kernels = mlperf.kernels_for(stack)
-        role = "train" if (rel, board) in mlperf.TRAIN else \
-            "stand-in" if (rel, board) in mlperf.STANDIN else "validate"
         for model in ORDER:
+            role = "train" if (rel, board) in mlperf.TRAIN or \
+                (rel, board, model) in mlperf.TRAIN_MODELS else \
+                "stand-in" if (rel, board) in mlperf.STANDIN else "validate"
             lat, e_uj = models[model]
             run = runs[f"{mcu}/{kernels}/{float(mhz):g}/{model}"]
-            p_w, e_j = predict(run)
+            p_w, e_j = predict(run, vdd)
             p_meas = mlperf.power_mw(lat, e_uj)
             p_pred = p_w * 1e3
             rows.append({
                 "release": rel, "board": board, "stack": stack, "role": role,
+                "power_data": _power_data(mcu), "vdd_v": vdd,
                 "in_issue": (rel, board) in mlperf.ISSUE_ROWS, "model": model,
                 "mcu": mcu, "kernels": kernels, "clock_mhz": mhz,
                 "measured_latency_ms": lat, "measured_energy_uj": e_uj,
@@ -145,14 +158,19 @@ def _markdown(rows) -> None:
              "model.", ""]
     for role in ("train", "validate", "stand-in"):
         mean, worst, n = _summary(rows, role)
-        lines.append(f"* {role}: {n} rows, mean |power error| {mean:.1f}%, worst {worst:.1f}%")
+        if n:
+            lines.append(f"* {role}: {n} rows, mean |power error| {mean:.1f}%, worst {worst:.1f}%")
     lines += ["", "Per board and release (power error, min / mean / max; energy error at "
               "measured latency is the same number):", ""]
     for key in dict.fromkeys((r["release"], r["board"]) for r in rows):
         sel = [r for r in rows if (r["release"], r["board"]) == key]
         e = [r["power_error_pct"] for r in sel]
         within = sum(abs(x) <= 10 for x in e)
-        lines.append(f"* {key[0]} {key[1]} ({sel[0]['role']}"
+        roles = sorted({r["role"] for r in sel})
+        role = roles[0] if len(roles) == 1 else ", ".join(
+            f"{r['role']} {r['model']}" for r in sel if r["role"] == "train") + \
+            ", validate the others"
+        lines.append(f"* {key[0]} {key[1]} ({role}, {sel[0]['power_data']} catalog"
                      f"{', in issue 15' if sel[0]['in_issue'] else ''}): "
                      f"{min(e):+.1f}% / {sum(e) / len(e):+.1f}% / {max(e):+.1f}%, "
                      f"{within} of {len(e)} within 10%")
@@ -174,25 +192,31 @@ def _plot(rows) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 6))
     marks = {"train": "s", "validate": "o", "stand-in": "x"}
     boards = sorted({(r["release"], r["board"]) for r in rows})
     cmap = plt.get_cmap("tab10")
     for i, (rel, board) in enumerate(boards):
         sel = [r for r in rows if (r["release"], r["board"]) == (rel, board)]
-        ax.scatter([r["measured_power_mw"] for r in sel], [r["predicted_power_mw"] for r in sel],
-                   marker=marks[sel[0]["role"]], color=cmap(i % 10),
-                   label=f"{rel} {board} ({sel[0]['role']})")
-    lim = [0, 1.1 * max(max(r["measured_power_mw"], r["predicted_power_mw"]) for r in rows)]
+        for role in marks:
+            part = [r for r in sel if r["role"] == role]
+            if part:
+                ax.scatter([r["measured_power_mw"] for r in part],
+                           [r["predicted_power_mw"] for r in part], marker=marks[role],
+                           color=cmap(i % 10), label=f"{rel} {board} ({role}, "
+                           f"{part[0]['power_data']})")
+    lim = [1, 1.3 * max(max(r["measured_power_mw"], r["predicted_power_mw"]) for r in rows)]
     ax.plot(lim, lim, "k-", lw=0.8)
     ax.plot(lim, [0.9 * x for x in lim], "k:", lw=0.8)
     ax.plot(lim, [1.1 * x for x in lim], "k:", lw=0.8)
     ax.set_xlim(lim), ax.set_ylim(lim)
+    ax.set_xscale("log"), ax.set_yscale("log")
     ax.set_xlabel("measured average power during inference [mW]")
     ax.set_ylabel("mcusim predicted [mW]")
-    ax.set_title("power (dotted: +-10%)")
-    ax.legend(fontsize=7, loc="upper left")
-    labels = [f"{r['release']} {r['board'].split('-')[1][:5]} {r['model']}" for r in rows]
+    ax.set_title("power (dotted: +-10%; square: a row a parameter was fitted/derived on)")
+    ax.legend(fontsize=5.5, loc="upper left")
+    labels = [f"{r['release']} {r['board'].split('-')[1][:5]} {r['model']}"
+              + (" (train)" if r["role"] == "train" else "") for r in rows]
     x = range(len(rows))
     clip = 35.0
     errs = [r["power_error_pct"] for r in rows]
@@ -208,7 +232,7 @@ def _plot(rows) -> None:
     ax2.set_ylim(-clip, clip)
     ax2.set_xticks(list(x), labels, fontsize=6, rotation=90)
     ax2.set_ylabel("power error [%] (clipped at +-35%)")
-    ax2.set_title("error per row (U385: no catalog, stm32u575 stand-in)")
+    ax2.set_title("error per row (H7A3 and U385: catalogs derived from one KWS run each)")
     fig.tight_layout()
     fig.savefig(HERE / "power.png", dpi=110)
     plt.close(fig)

@@ -52,7 +52,10 @@ interpolation, clamped at the ends), so currents scale by that ratio x
 ``datasheet_vdd_v / vdd_v``.
 
 Data status: ``data_status = "placeholder"`` (the default) marks a catalog with values that
-no source backs; :attr:`PowerModel.placeholder` lets every output flag the figures.
+no source backs; ``"derived"`` a catalog without datasheet tables whose values are derived
+from public board measurements (MLPerf Tiny traces; experiments/energy/derive.py);
+``"sourced"`` one whose values cite datasheets (or are derived from them).
+:attr:`PowerModel.placeholder` / :attr:`PowerModel.derived` let every output flag the figures.
 """
 
 from __future__ import annotations
@@ -68,6 +71,10 @@ from ..schema import LOCATIONS
 __all__ = ["PowerModel", "LOCATIONS", "RUN", "SLEEP", "DEEPSLEEP", "exact"]
 
 RUN, SLEEP, DEEPSLEEP = "run", "sleep", "deepsleep"
+# what each catalog data_status means in outputs (records carry the status as power_data)
+DATA_NOTES = {"sourced": "sourced power data",
+              "derived": "power data derived from public measurements",
+              "placeholder": "placeholder power data"}
 _UA = Fraction(1, 1_000_000)
 
 
@@ -178,12 +185,20 @@ class PowerModel:
     # ------------------------------------------------------------------ data status
     @property
     def placeholder(self) -> bool:
-        """True when the catalog says its values are not all sourced."""
-        return self.data_status != "sourced"
+        """True when the catalog says some values are unsourced (neither "sourced" nor
+        "derived")."""
+        return self.data_status not in ("sourced", "derived")
+
+    @property
+    def derived(self) -> bool:
+        """True when the catalog has no datasheet table: its values are derived from public
+        board measurements (docs/power.md, experiments/energy/derive.py)."""
+        return self.data_status == "derived"
 
     def data_note(self) -> str:
-        """One line for outputs: "sourced (...)" or "placeholder power data (...)"."""
-        what = "placeholder power data" if self.placeholder else "sourced power data"
+        """One line for outputs: "sourced power data (...)", "power data derived from public
+        measurements (...)" or "placeholder power data (...)"."""
+        what = DATA_NOTES.get(self.data_status, DATA_NOTES["placeholder"])
         return f"{what} ({self.data_reason})" if self.data_reason else what
 
     # ------------------------------------------------------------------ warnings

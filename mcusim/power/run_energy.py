@@ -77,7 +77,7 @@ def add_energy(rec: dict, t) -> None:
     rec["peak_power_w"] = rep.peak_power_w
     rec["vdd_v"] = rep.vdd_v
     rec["power_model"] = t.mcu.power_model
-    rec["power_data"] = rep.data_status          # "sourced" | "placeholder"
+    rec["power_data"] = rep.data_status          # "sourced" | "derived" | "placeholder"
     rec["power_data_reason"] = rep.data_reason
     if pm.access_energy_enabled:
         from mcusim.power.activity import as_floats

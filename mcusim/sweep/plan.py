@@ -108,7 +108,7 @@ class Plan:
             image = None
             if kernels is not None:
                 try:
-                    image = image_sha256(mcu.core, kernels)
+                    image = image_sha256(mcu.core, kernels, mcu)
                 except UserError as e:
                     raise SpecError(f"{name}: point {p.index} ({p.label}), workload "
                                     f"{w.workload.name}: {e}") from None
@@ -137,10 +137,10 @@ def catalog_hash(mcu: Any) -> str:
 _IMAGE_SHA: dict[str, str | None] = {}
 
 
-def image_sha256(core, kernels: str) -> str | None:
+def image_sha256(core, kernels: str, mcu=None) -> str | None:
     from mcusim.infer import image_path
     from mcusim.provenance import sha256_file
-    p = str(image_path(core, kernels))
+    p = str(image_path(core, kernels, mcu))
     if p not in _IMAGE_SHA:
         _IMAGE_SHA[p] = sha256_file(p)
     return _IMAGE_SHA[p]
