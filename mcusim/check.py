@@ -836,9 +836,9 @@ def compare(baseline: Any, current: Any, tolerances: Tolerances | None = None, *
 
 # --------------------------------------------------------------------------- command line
 
-def run_current(run_argv: list[str]) -> tuple[Any, int]:
-    """Run ``mcusim <run_argv>`` in this process and return (its JSON document, status)."""
-    from mcusim import cli
+def run_current(run_argv: list[str], cli_main) -> tuple[Any, int]:
+    """Run ``mcusim <run_argv>`` in this process through ``cli_main`` (mcusim.cli.main,
+    which called us) and return (its JSON document, status)."""
     if not run_argv:
         raise UserError("check: nothing after '--' (e.g. -- bench --models kws,ad)")
     cmd = run_argv[0]
@@ -859,7 +859,7 @@ def run_current(run_argv: list[str]) -> tuple[Any, int]:
         json_path = tmp
         argv += ["--json", tmp]
     try:
-        status = cli.main(argv)
+        status = cli_main(argv)
         if not os.path.exists(json_path):
             raise UserError(f"check: 'mcusim {' '.join(run_argv)}' wrote no record "
                             f"(exit status {status})")
@@ -869,8 +869,9 @@ def run_current(run_argv: list[str]) -> tuple[Any, int]:
             os.unlink(tmp)
 
 
-def main(args: Any, run_argv: list[str] | None) -> int:
-    """`mcusim check` (arguments parsed by mcusim.cli)."""
+def main(args: Any, run_argv: list[str] | None, cli_main=None) -> int:
+    """`mcusim check` (arguments parsed by mcusim.cli; ``cli_main`` runs the command after
+    '--')."""
     if args.top < 1:
         raise UserError("--top must be at least 1")
     tol = load_tolerances(args.tolerance, args.config)
@@ -882,7 +883,7 @@ def main(args: Any, run_argv: list[str] | None) -> int:
     for p in (args.junit, args.markdown):
         _check_writable(p)
     if run_argv is not None:
-        data, _status = run_current(run_argv)
+        data, _status = run_current(run_argv, cli_main)
         label = "mcusim " + " ".join(run_argv)
     else:
         data, label = _read_json(args.current), args.current

@@ -269,7 +269,7 @@ def main(argv=None) -> int:
                          args.clock_mhz, args.mode, args.keepalive)
         if args.cmd == "check":
             from mcusim.check import main as check_main
-            return check_main(args, run_argv)
+            return check_main(args, run_argv, main)
         if args.cmd == "list":
             return cmd_list(args)
         if args.cmd == "show":
