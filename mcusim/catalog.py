@@ -327,13 +327,35 @@ def build_mcu(name: str, raw: dict, origins: dict, source_path: str, chain=(),
 
 # --------------------------------------------------------------------------- power
 
+_POWER_LOADED: dict[str, tuple[tuple, PowerSpec]] = {}
+
+
+def _files_state(paths) -> tuple:
+    """(path, mtime_ns, size) of each file: a loaded catalog is reused while it holds."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            return ()
+        out.append((p, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 def load_power(name_or_path: str) -> PowerSpec:
-    """Load and validate a power model (schema: docs/catalogs.md)."""
+    """Load and validate a power model (schema: docs/catalogs.md). A run asks for its power
+    model several times (argument check, energy, provenance): the validated spec (frozen)
+    is reused while none of its files changed."""
     path = _resolve("power_models", name_or_path)
+    hit = _POWER_LOADED.get(str(path))
+    if hit is not None and hit[0] and hit[0] == _files_state(p for p, _m, _s in hit[0]):
+        return hit[1]
     m = _load_merged("power_models", path)
     if m.abstract:
         raise CatalogError(f"{path.name}: abstract entry cannot be used directly")
-    return build_power(path.stem, m.data, m.origins, str(path), m.chain)
+    spec = build_power(path.stem, m.data, m.origins, str(path), m.chain)
+    _POWER_LOADED[str(path)] = (_files_state(m.chain), spec)
+    return spec
 
 
 def build_power(name: str, raw: dict, origins: dict, source_path: str, chain=()) -> PowerSpec:
