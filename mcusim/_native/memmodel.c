@@ -552,6 +552,34 @@ double mcusim_mm_end_window(state_t *s, uint32_t *changed)
     return err;
 }
 
+/* MemoryModel._unchecked_stall: the stall the fast period before this window charged on
+ * learned blocks the window did not see (their estimate went unchecked). Called before
+ * mcusim_mm_end_window, while the window's LF_WSEEN flags stand. */
+double mcusim_mm_unchecked(state_t *s)
+{
+    mm_t *m = s->mm;
+    double u = 0.0;
+    for (uint32_t k = 0; k < m->llen; k++) {
+        blk_t *b = mcusim_lookup(s, m->lorder[k]);
+        if (!b || !(X(b)->lflags & LF_LEARNED) || (X(b)->lflags & LF_WSEEN))
+            continue;
+        if (X(b)->learned > 0.0)
+            u += (double)(b->count - X(b)->ecount) * X(b)->learned;
+    }
+    return u;
+}
+
+/* after a window: every learned block's execution count (MemoryModel._count_at_end) */
+void mcusim_mm_mark_counts(state_t *s)
+{
+    mm_t *m = s->mm;
+    for (uint32_t k = 0; k < m->llen; k++) {
+        blk_t *b = mcusim_lookup(s, m->lorder[k]);
+        if (b)
+            X(b)->ecount = b->count;
+    }
+}
+
 /* a new window: win_stats = {} */
 void mcusim_mm_window_reset(state_t *s)
 {

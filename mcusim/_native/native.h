@@ -159,6 +159,7 @@ typedef struct {
     uint32_t rows_off, rows_gen;   /* fetch granule rows in the rows arena */
     int32_t nrows, rows_src;
     uint32_t n_loads, n_stores;    /* data words one execution loads / stores (activity) */
+    uint64_t ecount;    /* executions at the end of the last sampling window */
 } blkx_t;
 
 #define LF_LEARNED 1u

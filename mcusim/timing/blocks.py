@@ -522,7 +522,8 @@ class _BlkX(ctypes.Structure):
                 ("wn", ctypes.c_uint64), ("snap", ctypes.c_uint64),
                 ("rows_off", ctypes.c_uint32), ("rows_gen", ctypes.c_uint32),
                 ("nrows", ctypes.c_int32), ("rows_src", ctypes.c_int32),
-                ("n_loads", ctypes.c_uint32), ("n_stores", ctypes.c_uint32)]
+                ("n_loads", ctypes.c_uint32), ("n_stores", ctypes.c_uint32),
+                ("ecount", ctypes.c_uint64)]
 
 
 class _State(ctypes.Structure):

@@ -262,6 +262,8 @@ class MemoryModel:
         self._hh: list = []
         # fast-mode learning state
         self.learned: dict[int, float] = {}     # block addr -> mean stall per execution
+        self._count_at_end: dict[int, int] = {}   # executions of learned blocks at the last window's end
+        self._last_end = 0                         # cycle the last window ended
         self.win_stats: dict[int, list] = {}    # block addr -> [executions, stall]
         self.in_window = False
         self._cur_addr = -1
@@ -775,6 +777,7 @@ class MemoryModel:
         self.in_window = False
         self.stats["window_cycles"] += self.timebase.cycles - self._win_start
         # learn: mean stall per execution of every block seen after the warm-up
+        unchecked = self._unchecked_stall()
         err = 0.0
         total = 0.0
         changed = []
@@ -791,15 +794,37 @@ class MemoryModel:
                 changed.append(addr)
         for addr in changed:
             self._set_static(addr)
-        span = max(1, self.timebase.cycles - self.learn_from)
-        # adaptive period: double while windows agree with what was learned, else reset
-        if err <= self.AGREE * span:
-            self.period = min(self.P_MAX, self.period * 2)
-        else:
-            self.period = self.P_MIN
+        self._next_period(err, unchecked)
+        c = self.coster
+        self._count_at_end = {a: c.executions(a) for a in self.learned}
+        self._last_end = self.timebase.cycles
         self._snapshot_counts()
         self._next_window = self.timebase.schedule(self.timebase.cycles + self.period, self._start_window,
                                             "memory-window", wakes=False)
+
+    def _unchecked_stall(self) -> float:
+        """The stall the fast period before this window charged on learned blocks the
+        window did not see: their estimate went unchecked."""
+        c, seen, last = self.coster, self.win_stats, self._count_at_end
+        u = 0.0
+        for a, v in self.learned.items():
+            if v > 0 and a not in seen:
+                u += (c.executions(a) - last.get(a, 0)) * v
+        return u
+
+    def _next_period(self, err: float, unchecked: float) -> None:
+        """Adaptive period: double while windows agree with what was learned, else reset.
+        They agree when the blocks a window saw kept their learned stall (err within AGREE
+        of the learned span) and the blocks it did not see carried little of the stall
+        the fast period before it charged (within AGREE of that period): a block of an
+        inner loop that runs in bursts between windows is otherwise never re-checked
+        (docs/timing.md "Fidelity modes")."""
+        span = max(1, self.timebase.cycles - self.learn_from)
+        fast_span = max(1, self._win_start - self._last_end)
+        if err <= self.AGREE * span and unchecked <= self.AGREE * fast_span:
+            self.period = min(self.P_MAX, self.period * 2)
+        else:
+            self.period = self.P_MIN
 
     # ------------------------------------------------------------------ fast: static costs
     def _set_static(self, addr: int) -> None:

@@ -899,13 +899,12 @@ class NativeMemoryModel(MemoryModel):
         self._remove_hooks()
         self.in_window = False
         self._stats["window_cycles"] += self.timebase.cycles - self._win_start
+        unchecked = self._lib.mcusim_mm_unchecked(self.coster._stp)
         changed = c_u32()
         err = self._lib.mcusim_mm_end_window(self.coster._stp, ctypes.byref(changed))
-        span = max(1, self.timebase.cycles - self.learn_from)
-        if err <= self.AGREE * span:
-            self.period = min(self.P_MAX, self.period * 2)
-        else:
-            self.period = self.P_MIN
+        self._next_period(err, unchecked)
+        self._lib.mcusim_mm_mark_counts(self.coster._stp)
+        self._last_end = self.timebase.cycles
         self._snapshot_counts()
         self._next_window = self.timebase.schedule(self.timebase.cycles + self.period,
                                                    self._start_window, "memory-window",
@@ -935,6 +934,8 @@ def _declare(lib) -> None:
             ("mcusim_mm_end_window", c_double, [P, P]),
             ("mcusim_mm_settle", c_double, [P, P]),
             ("mcusim_mm_snapshot", None, [P]),
+            ("mcusim_mm_unchecked", c_double, [P]),
+            ("mcusim_mm_mark_counts", None, [P]),
             ("mcusim_mm_window_reset", None, [P]),
             ("mcusim_mm_clear_learned", None, [P]),
             ("mcusim_mm_new_config", None, [P]),
