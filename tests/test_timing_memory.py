@@ -309,3 +309,16 @@ def test_fast_vs_detailed_kws():
     assert fast.record["outcome"] == det.record["outcome"] == "exit"
     err = abs(fast.record["cycles"] - det.record["cycles"]) / det.record["cycles"]
     assert err <= 0.02, err
+
+
+@pytest.mark.parametrize("mcu,model", [("stm32h7a3", "kws"), ("stm32l4r5", "kws")])
+def test_fast_within_two_percent_of_detailed_on_inference(mcu, model):
+    """DESIGN.md: fast mode within 2% of detailed. kws opt on the H7A3 (D-cache on) was
+    +2.98% while a block learned cold at a layer's start went unchecked by the windows
+    after it (docs/timing.md "Fidelity modes"); the period rule now re-samples sooner."""
+    from mcusim.infer import run_inference
+    det = run_inference(model, mcu, kernels="opt", mode="detailed", power=False)
+    fast = run_inference(model, mcu, kernels="opt", mode="fast", power=False)
+    assert fast.record["output_sha256"] == det.record["output_sha256"]
+    d, f = det.record["inference"]["cycles"], fast.record["inference"]["cycles"]
+    assert abs(f - d) <= 0.02 * d, (f, d, f / d - 1)
