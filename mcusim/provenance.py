@@ -53,6 +53,28 @@ def sha256_file(path: str | Path) -> str | None:
     return h.hexdigest()
 
 
+_ENGINE: list[str] = []
+
+
+def engine_sha256() -> str:
+    """SHA-256 of the simulator's own code (every .py, .c and .h file of the mcusim
+    package, by relative path and content): results computed by another engine are not
+    the same results even when the version string is (development trees, local edits).
+    Computed once per process."""
+    if not _ENGINE:
+        root = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for f in sorted(p for ext in ("*.py", "*.c", "*.h") for p in root.rglob(ext)):
+            rel = f.relative_to(root).as_posix()
+            if "__pycache__" in rel:
+                continue
+            h.update(rel.encode() + b"\0")
+            h.update(f.read_bytes())
+            h.update(b"\0")
+        _ENGINE.append(h.hexdigest())
+    return _ENGINE[0]
+
+
 def _norm(v: Any) -> Any:
     if isinstance(v, bool) or v is None or isinstance(v, (int, str)):
         return v

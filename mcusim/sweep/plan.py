@@ -5,8 +5,9 @@ given a key that names everything its result depends on.
 A run's key is the hash of: the derived MCU's catalog content hash (MCU with everything it
 extends, its core, its power model: mcusim.provenance), the workload's content (model,
 input, image or ELF bytes, counts, limits, expected outcome), the run options (kernels,
-mode) and the mcusim version. A stored row is reused only when its key is the key the same
-point and workload would get now: a changed catalog file, image, model or mcusim version
+mode) and the mcusim version with its engine's code hash (provenance.engine_sha256). A
+stored row is reused only when its key is the key the same point and workload would get
+now: a changed catalog file, image, model, mcusim version or simulator code
 invalidates it.
 """
 
@@ -161,7 +162,11 @@ def make_plan(spec: SweepSpec, assignments: list[dict] | None = None) -> Plan:
     if assignments is None:
         assignments = generate(spec)
     workloads = {w.name: read_workload(w, name) for w in spec.workloads}
-    plan = Plan(spec, base, catalog_hash(base), [], [], workloads, {}, mcusim.__version__)
+    from mcusim.provenance import engine_sha256
+    # the version in the run keys names the engine too: rows computed by other simulator
+    # code (a development tree, a local change) are recomputed, not reused
+    plan = Plan(spec, base, catalog_hash(base), [], [], workloads, {},
+                f"{mcusim.__version__}+{engine_sha256()[:12]}")
     for values in assignments:
         plan.add_point(values)
     return plan
