@@ -355,8 +355,9 @@ def execute(plan: Plan, *, scheduler: str | None = None, workers: int | None = N
         print(summary_line(plan), file=stream)
         if res.stored or invalid:
             print(f"store {st.path}: {res.stored} runs stored, skipped"
-                  + (f"; {invalid} stored rows invalidated (catalog, image, model or mcusim "
-                     "version changed) and run again" if invalid else ""), file=stream)
+                  + (f"; {invalid} stored rows invalidated (catalog, image, model, mcusim "
+                     "version or simulator code changed) and run again" if invalid else ""),
+                  file=stream)
     if max_runs is not None:
         todo = todo[:max_runs]
     t0 = time.monotonic()
