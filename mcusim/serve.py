@@ -67,6 +67,11 @@ class HostLink:
             self.keepalives += 1
 
 
+# cycles per CPU slice while serving (the keep-alive check interval): 250,000 cycles is
+# 2-10 ms of host time in fast mode
+SERVE_SLICE = 250_000
+
+
 def open_pty():
     import tty
     master, slave = os.openpty()
@@ -95,6 +100,10 @@ def serve(model: str, mcu: str, kernels: str, use_pty: bool, clock_mhz=None, mod
 
     def attach(m):
         m.uart_host = link
+        # the keep-alive is checked between CPU slices: bound a slice to SERVE_SLICE cycles
+        # (a few ms of host time) so the link is looked at often, however fast the
+        # simulator runs; slice boundaries do not change results
+        m.slice_cycles = min(m.slice_cycles, SERVE_SLICE)
 
     r = run_inference(model, mcu, kernels=kernels, protocol_input=b"", clock_mhz=clock_mhz,
                       mode=mode, machine_setup=attach, power=False,
