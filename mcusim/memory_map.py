@@ -150,7 +150,7 @@ class MemoryMap:
             data = self.read(lo, hi - lo)
         except UcError:
             return None
-        untouched = next((i for i, b in enumerate(data) if b != STACK_PAINT), len(data))
+        untouched = len(data) - len(data.lstrip(bytes([STACK_PAINT])))   # leading paint
         return (hi - lo) - untouched
 
 
