@@ -75,34 +75,15 @@ IMAGE_VARIANTS = {"cortex-m33": ("cortex-m33-256k",)}
 
 
 def _image_fits(path: Path, mcu) -> bool:
-    """Do the image's loaded segments and its stack lie in ``mcu``'s memories?"""
+    """Do the image's loaded segments and its stack lie in ``mcu``'s memories (the check
+    loading it makes: mcusim.memory_map.misplaced)?"""
     from mcusim.elf import load_firmware
-    from mcusim.memory_map import _STACK_SYMBOLS
-    spans = sorted((a, a + r.size) for r in mcu.memories for a in (r.base, *r.aliases))
-
-    def covers(addr: int, size: int) -> bool:
-        end = addr + max(size, 1)
-        for lo, hi in spans:
-            if lo <= addr < hi:
-                addr = hi
-                if addr >= end:
-                    return True
-        return addr >= end
-
+    from mcusim.memory_map import misplaced
     try:
         fw = load_firmware(str(path))
     except UserError:
         return False
-    for seg in fw.segments:
-        if seg.data and not covers(seg.paddr, len(seg.data)):
-            return False
-        if seg.memsz and not covers(seg.vaddr, seg.memsz):
-            return False
-    for lo_name, hi_name in _STACK_SYMBOLS:
-        lo, hi = fw.symbol(lo_name), fw.symbol(hi_name)
-        if lo is not None and hi is not None:
-            return covers(lo, hi - lo)
-    return True
+    return misplaced(fw, mcu) is None
 
 
 def image_path(core, kernels: str, mcu=None) -> Path:

@@ -23,6 +23,58 @@ def round_up(n: int) -> int:
     return (n + PAGE - 1) // PAGE * PAGE
 
 
+def mcu_regions(mcu) -> list[tuple[int, int, object]]:
+    """(lo, hi, MemoryRegion) of every memory of an MCU catalog entry, aliases included."""
+    return [(base, base + r.size, r) for r in mcu.memories for base in (r.base, *r.aliases)]
+
+
+def region_in(regions, addr: int):
+    """(region, its base at this address) of ``addr`` among ``regions``, or (None, None)."""
+    for lo, hi, r in regions:
+        if lo <= addr < hi:
+            return r, lo
+    return None, None
+
+
+def covered(regions, addr: int, size: int) -> bool:
+    """Is [addr, addr+size) memory, possibly across adjacent regions (the L4R5's SRAM1,
+    SRAM2 and SRAM3 are one contiguous range)?"""
+    end = addr + max(size, 1)
+    while addr < end:
+        r, lo = region_in(regions, addr)
+        if r is None:
+            return False
+        addr = lo + r.size
+    return True
+
+
+def declared_stack(fw) -> tuple[int, int] | None:
+    """The stack the ELF declares (its limit and top symbols, at most 1 MB), or None."""
+    for lo_name, hi_name in _STACK_SYMBOLS:
+        lo, hi = fw.symbol(lo_name), fw.symbol(hi_name)
+        if lo is not None and hi is not None and 0 < hi - lo <= 1 << 20:
+            return lo, hi
+    return None
+
+
+def misplaced(fw, mcu, regions=None) -> str | None:
+    """The first part of the image (a segment, its declared stack) outside ``mcu``'s
+    memories, as the one-line error loading it gives; None when all of it fits."""
+    regions = mcu_regions(mcu) if regions is None else regions
+    for seg in fw.segments:
+        if seg.data and not covered(regions, seg.paddr, len(seg.data)):
+            return (f"{fw.path}: segment at load address 0x{seg.paddr:08x} (+{len(seg.data)} "
+                    f"bytes) lies outside the memory map of {mcu.name}")
+        if seg.memsz and not covered(regions, seg.vaddr, seg.memsz):
+            return (f"{fw.path}: segment at address 0x{seg.vaddr:08x} (+{seg.memsz} bytes) "
+                    f"lies outside the memory map of {mcu.name}")
+    stack = declared_stack(fw)
+    if stack is not None and not covered(regions, stack[0], stack[1] - stack[0]):
+        return (f"{fw.path}: its stack (0x{stack[0]:08x}-0x{stack[1]:08x}) lies outside "
+                f"the RAM of {mcu.name}")
+    return None
+
+
 class MemoryMap:
     def __init__(self, cpu, mcu):
         self.cpu = cpu
@@ -47,21 +99,10 @@ class MemoryMap:
 
     # ------------------------------------------------------------------ queries
     def region_at(self, addr: int):
-        for lo, hi, r in self.regions:
-            if lo <= addr < hi:
-                return r, lo
-        return None, None
+        return region_in(self.regions, addr)
 
     def covers(self, addr: int, size: int) -> bool:
-        """Is [addr, addr+size) memory, possibly across adjacent regions (the L4R5's
-        SRAM1, SRAM2 and SRAM3 are one contiguous range)?"""
-        end = addr + max(size, 1)
-        while addr < end:
-            r, lo = self.region_at(addr)
-            if r is None:
-                return False
-            addr = lo + r.size
-        return True
+        return covered(self.regions, addr, size)
 
     def read(self, addr: int, size: int) -> bytes:
         return bytes(self.cpu.mem_read(addr, size))
@@ -118,28 +159,17 @@ class MemoryMap:
 
     # ------------------------------------------------------------------ loading
     def load(self, fw) -> None:
+        why = misplaced(fw, self.mcu, self.regions)
+        if why is not None:
+            raise UserError(why)
         for seg in fw.segments:
             if seg.data:
-                self._check(seg.paddr, len(seg.data), fw.path, "load address")
                 self.cpu.mem_write(seg.paddr, seg.data)
-            if seg.memsz:
-                self._check(seg.vaddr, seg.memsz, fw.path, "address")
         # The stack's high-water mark: paint the stack the ELF declares, look after the run.
-        self.stack_range = None
-        for lo_name, hi_name in _STACK_SYMBOLS:
-            lo, hi = fw.symbol(lo_name), fw.symbol(hi_name)
-            if lo is not None and hi is not None and 0 < hi - lo <= 1 << 20:
-                if not self.covers(lo, hi - lo):
-                    raise UserError(f"{fw.path}: its stack (0x{lo:08x}-0x{hi:08x}) lies outside "
-                                    f"the RAM of {self.mcu.name}")
-                self.cpu.mem_write(lo, bytes([STACK_PAINT]) * (hi - lo))
-                self.stack_range = (lo, hi)
-                break
-
-    def _check(self, addr: int, size: int, path: str, what: str) -> None:
-        if not self.covers(addr, size):
-            raise UserError(f"{path}: segment at {what} 0x{addr:08x} (+{size} bytes) lies "
-                            f"outside the memory map of {self.mcu.name}")
+        self.stack_range = declared_stack(fw)
+        if self.stack_range is not None:
+            lo, hi = self.stack_range
+            self.cpu.mem_write(lo, bytes([STACK_PAINT]) * (hi - lo))
 
     def stack_peak(self) -> int | None:
         """Bytes of the declared stack the firmware touched (None without a declaration)."""

@@ -113,8 +113,5 @@ class RunTrace:
 
     def region_at(self, addr: int):
         """The catalog memory region holding `addr` (aliases included), or None."""
-        for r in self.mcu.memories:
-            for base in (r.base, *r.aliases):
-                if base <= addr < base + r.size:
-                    return r
-        return None
+        from mcusim.memory_map import mcu_regions, region_in
+        return region_in(mcu_regions(self.mcu), addr)[0]
