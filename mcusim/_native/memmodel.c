@@ -54,11 +54,12 @@ void mcusim_cache_invalidate(cache_t *c)
     memset(c->dirty, 0, (size_t)c->nsets * c->ways);
 }
 
+/* A line is in a set at most once; the search starts at the most recently used end
+ * (LRU order: code loops hit there), which finds the same entry as any order would. */
 static inline int find_line(const cache_t *c, uint32_t set, uint32_t ln)
 {
     const uint32_t *l = c->lines + (size_t)set * c->ways;
-    int n = c->n[set];
-    for (int k = 0; k < n; k++)
+    for (int k = c->n[set] - 1; k >= 0; k--)
         if (l[k] == ln)
             return k;
     return -1;
