@@ -126,7 +126,7 @@ class CpuProcess:
         """End the current slice (the run ended, or the simulator has work to do)."""
         self._stop_flag = True
         if self.m.timebase.in_slice:
-            self.uc.emu_stop()
+            self.m.coster.emu_stop(self.uc)
 
     def stopped(self) -> bool:
         return self.m.outcome is not None or self._stop_flag
@@ -153,7 +153,7 @@ class CpuProcess:
             # is checked inside it too, not only between slices
             m.end("limit", "wall-clock timeout reached")
         if m.outcome:
-            uc.emu_stop()
+            m.coster.emu_stop(uc)
 
     _intr_count = 0
     wall_deadline: float | None = None
@@ -193,7 +193,7 @@ class CpuProcess:
         with self.m.host_change("code"):
             self._take_fault(N.USAGEFAULT, N.CFSR_DIVBYZERO, pc, None)
         if self.m.outcome:
-            self.uc.emu_stop()
+            self.m.coster.emu_stop(self.uc)
 
     def _take_fault(self, kind: int, cfsr_bit: int, pc: int, address) -> None:
         handler = self.m.exceptions.fault(kind, cfsr_bit, pc, address)

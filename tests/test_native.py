@@ -26,13 +26,14 @@ CASES = [
 ]
 
 
-def run(elf, mcu, uart, native, tmp_path):
-    out = tmp_path / f"{Path(elf).stem}-{mcu}-{native}.json"
+def run(elf, mcu, uart, native, tmp_path, mode="fast", pcsync=True):
+    out = tmp_path / f"{Path(elf).stem}-{mcu}-{native}-{mode}-{pcsync}.json"
     args = [sys.executable, "-m", "mcusim", "run", str(PRE / elf), "--mcu", mcu, "--json", str(out),
-            "--max-cycles", "20000000"]
+            "--max-cycles", "20000000", "--mode", mode]
     if uart:
         args += ["--uart-input", uart]
-    env = dict(os.environ, MCUSIM_NATIVE="1" if native else "0")
+    env = dict(os.environ, MCUSIM_NATIVE="1" if native else "0",
+               MCUSIM_PCSYNC="1" if pcsync else "0")
     r = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     return r.returncode, json.loads(out.read_text())
 
@@ -46,6 +47,28 @@ def test_native_hook_is_available():
 def test_native_equals_python(elf, mcu, uart, tmp_path):
     rc_n, n = run(elf, mcu, uart, True, tmp_path)
     rc_p, p = run(elf, mcu, uart, False, tmp_path)
+    _same(rc_n, n, rc_p, p)
+
+
+# Detailed mode hooks every access: the native hook switches Unicorn's per-access PC sync
+# off (mcusim/timing/pcsync.py) and back on before each stop, which the stops of these
+# programs exercise (interrupts, SVC, faults, UART MMIO inside blocks). The Python path
+# keeps the sync.
+DETAILED = [c for c in CASES if c[0] in ("cortex-m4f/uart.elf", "cortex-m4f/fault_div0.elf",
+                                         "cortex-m4f/svc_pendsv.elf", "cortex-m7f/fpu_ctx.elf",
+                                         "cortex-m33/systick.elf")]
+
+
+@pytest.mark.parametrize("elf,mcu,uart", DETAILED, ids=[f"{e}@{m}" for e, m, _ in DETAILED])
+def test_native_without_pc_sync_equals_python_detailed(elf, mcu, uart, tmp_path):
+    from mcusim.timing import pcsync
+    assert pcsync.flag_offset(), "the PC-sync switch was not found in this Unicorn"
+    rc_n, n = run(elf, mcu, uart, True, tmp_path, mode="detailed")
+    rc_p, p = run(elf, mcu, uart, False, tmp_path, mode="detailed")
+    _same(rc_n, n, rc_p, p)
+
+
+def _same(rc_n, n, rc_p, p):
     assert rc_n == rc_p
     for key in ("outcome", "exit_code", "cycles", "instructions", "stdout", "energy_j"):
         assert n[key] == p[key], key

@@ -75,3 +75,33 @@ def test_empty_emu_start_executes_nothing():
     uc.emu_start(0x08000007, 0x0800001A)           # the rest runs as without the purge
     assert [uc.reg_read(r) for r in (A.UC_ARM_REG_R1, A.UC_ARM_REG_R4, A.UC_ARM_REG_R5,
                                      A.UC_ARM_REG_R6)] == [0, 1, 1, 1]
+
+
+def test_pc_sync_switch_is_found_and_does_what_pcsync_says():
+    """mcusim.timing.pcsync finds uc_struct.skip_sync_pc_on_exit in this Unicorn (probe
+    checks that, set, a load's hook sees the block start as the PC) and the #2309 IT-state
+    leak above comes from that sync: with it off, the program runs right with no workaround,
+    which is why the native memory hook skips its EPSR write then."""
+    import ctypes
+
+    from mcusim.timing import pcsync
+    off = pcsync.probe()
+    assert off > 0, "skip_sync_pc_on_exit not found: detailed mode loses its PC-sync speed-up"
+    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB, cpu=A.UC_CPU_ARM_CORTEX_M4)
+    uc.mem_map(0x08000000, 0x1000)
+    uc.mem_map(0x20000000, 0x1000)
+    uc.mem_write(0x08000000, IT_PROGRAM)
+    uc.mem_write(0x20000000, (7).to_bytes(4, "little"))
+    flag = ctypes.c_uint8.from_address(ctypes.cast(uc._uch, ctypes.c_void_p).value + off)
+    from unicorn import UC_HOOK_BLOCK
+    uc.hook_add(UC_HOOK_BLOCK, lambda *a: setattr(flag, "value", 1))
+    uc.hook_add(UC_HOOK_MEM_READ, lambda *a: None, begin=0x20000000, end=0x20000FFF)
+    uc.emu_start(0x08000001, 0x0800001A)
+    assert [uc.reg_read(r) for r in (A.UC_ARM_REG_R1, A.UC_ARM_REG_R4, A.UC_ARM_REG_R5,
+                                     A.UC_ARM_REG_R6)] == [7, 1, 1, 1]
+
+
+def test_pc_sync_can_be_switched_off_by_environment(monkeypatch):
+    from mcusim.timing import pcsync
+    monkeypatch.setenv("MCUSIM_PCSYNC", "0")
+    assert pcsync.flag_offset() == 0

@@ -160,12 +160,25 @@ static uint32_t new_block(state_t *s, void *uc, uint32_t addr, uint32_t size)
     return i;
 }
 
+/* uc_emu_stop, with Unicorn's PC sync back on (state_t.pcsync_off) */
+static void stop_now(state_t *s, void *uc)
+{
+    if (s->pcsync_off)
+        ((volatile uint8_t *)uc)[s->pcsync_off] = 0;
+    s->emu_stop(uc);
+}
+
+void mcusim_stop(state_t *s)
+{
+    stop_now(s, s->uc);
+}
+
 void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
 {
     state_t *s = (state_t *)user;
     if (s->cycles >= s->deadline) {
         s->stop_reason = 1;
-        s->emu_stop(uc);
+        stop_now(s, uc);
         return;
     }
     uint32_t addr = (uint32_t)address;
@@ -178,7 +191,7 @@ void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
                 s->stop_reason = 2;
                 s->miss_addr = addr;
                 s->miss_size = size;
-                s->emu_stop(uc);
+                stop_now(s, uc);
                 return;
             }
             break;
@@ -190,7 +203,7 @@ void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
         if (s->resume_addr != addr) {
             s->stop_reason = 3;
             s->miss_addr = addr;
-            s->emu_stop(uc);
+            stop_now(s, uc);
             return;
         }
         s->resume_addr = 0xFFFFFFFFu;
@@ -216,6 +229,8 @@ void mcusim_block_hook(void *uc, uint64_t address, uint32_t size, void *user)
     }
     if (b->flags & F_UNMASK)
         s->deadline = 0;
+    if (s->pcsync_off)
+        ((volatile uint8_t *)uc)[s->pcsync_off] = 1;
     if (s->mm && s->mm->active)
         mm_block(s, b, i, addr, size, uc);
 }

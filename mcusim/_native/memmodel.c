@@ -339,9 +339,11 @@ void mcusim_mem_hook(void *uc, int type, uint64_t address, int size, int64_t val
     state_t *s = (state_t *)h->state;
     mm_t *m = s->mm;
     (void)value;
-    if (m->clear_itstate) {
+    if (m->clear_itstate && !(s->pcsync_off && ((volatile uint8_t *)uc)[s->pcsync_off])) {
         /* Unicorn 2.1.4 #2309: restore the CPU copy of ITSTATE the translator relies on
-         * (0 inside a block); MemoryModel._hook_mem, docs/correctness.md */
+         * (0 inside a block); MemoryModel._hook_mem, docs/correctness.md. Not needed
+         * while the PC sync is off (mcusim/timing/pcsync.py): the stale state comes
+         * from that sync. */
         uint64_t v = m->epsr_value;
         m->reg_write(uc, m->epsr_reg, &v);
     }

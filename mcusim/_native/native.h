@@ -283,6 +283,11 @@ typedef struct {
     uint32_t *newq;          /* (address, table index) of the blocks added here, in order */
     uint32_t newq_len, newq_cap;
     cl_block_t *scratch;
+    /* offset in Unicorn's uc_struct of skip_sync_pc_on_exit (mcusim/timing/pcsync.py),
+     * or 0: set at every block start so that memory hooks skip Unicorn's per-access PC
+     * re-derivation (no hook reads the PC; the coster knows the block), cleared before
+     * any stop so that a stop inside a block still restores the exact PC */
+    int64_t pcsync_off;
 } state_t;
 
 blk_t *mcusim_lookup(state_t *s, uint32_t addr);

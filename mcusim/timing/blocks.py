@@ -19,6 +19,8 @@ from capstone import arm_const as C
 from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
 from unicorn import arm_const as A
 
+from mcusim.timing import pcsync
+
 UNTIL = 0xFFFFFFFE
 
 # A block record is a list (for speed in the hook), indexed:
@@ -76,6 +78,10 @@ class BlockCoster:
 
     def install(self, uc) -> None:
         uc.hook_add(UC_HOOK_BLOCK, self.hook_block)
+
+    def emu_stop(self, uc) -> None:
+        """End emu_start as soon as possible (from any hook)."""
+        uc.emu_stop()
 
     def emu_run(self, uc, pc: int) -> None:
         m = self.m
@@ -545,7 +551,8 @@ class _State(ctypes.Structure):
                 ("cls", ctypes.c_void_p), ("mem_read", ctypes.c_void_p), ("uc", ctypes.c_void_p),
                 ("mm", ctypes.c_void_p), ("mm_python", ctypes.c_uint32), ("used", ctypes.c_uint32),
                 ("newq", ctypes.POINTER(ctypes.c_uint32)), ("newq_len", ctypes.c_uint32),
-                ("newq_cap", ctypes.c_uint32), ("scratch", ctypes.c_void_p)]
+                ("newq_cap", ctypes.c_uint32), ("scratch", ctypes.c_void_p),
+                ("pcsync_off", ctypes.c_int64)]
 
 
 _NATIVE_LIB = None
@@ -796,6 +803,8 @@ class NativeCoster(BlockCoster):
         st.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         st.mem_read = ctypes.cast(uclib.uc_mem_read, ctypes.c_void_p).value
         st.uc = ctypes.cast(uc._uch, ctypes.c_void_p).value
+        st.pcsync_off = pcsync.flag_offset()
+        self._stop_fn = self._lib.mcusim_stop
         self._hook_fn = ctypes.cast(self._lib.mcusim_block_hook, ctypes.c_void_p)
         self._hh = ctypes.c_size_t()
         err = uclib.uc_hook_add(uc._uch, ctypes.byref(self._hh), UC_HOOK_BLOCK, self._hook_fn,
@@ -803,6 +812,11 @@ class NativeCoster(BlockCoster):
                                 ctypes.c_uint64(1), ctypes.c_uint64(0))
         if err:
             raise RuntimeError(f"uc_hook_add failed ({err})")
+
+    def emu_stop(self, uc) -> None:
+        """uc_emu_stop with Unicorn's PC sync switched back on (mcusim/timing/pcsync.py):
+        the stop may fall inside a block."""
+        self._stop_fn(self._stp)
 
     def branch_flush(self) -> None:
         self._st.prev = 0

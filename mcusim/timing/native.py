@@ -957,6 +957,7 @@ def _declare(lib) -> None:
             ("mcusim_prof_push", None, [P, c_u32, c_u32]),
             ("mcusim_prof_pop", None, [P]),
             ("mcusim_activity", None, [P, P]),
+            ("mcusim_stop", None, [P]),
             ("mcusim_sizeof", c_i64, [ctypes.c_int])):
         f = getattr(lib, name)
         f.restype = res
