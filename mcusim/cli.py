@@ -69,9 +69,11 @@ SERVE_DESCRIPTION = """\
 The simulated board on a serial link, speaking the MLPerf Tiny device protocol (name,
 profile, timestamp, help, db load/db HEX/db print, infer N [W], results; replies end in
 m-ready, errors are e-[...]). With --pty, the device path is printed once the firmware is
-ready for commands; serve exits when the host closes the port (or sends exit%)."""
+ready for commands; it stays up while hosts close and reopen the port (the MLPerf Tiny
+runner does, between identifying the device and running a test) and exits on exit% or
+a signal. Without --pty, on stdin/stdout, it exits at end of input or exit%."""
 SERVE_EPILOG = """
-exit status: 0 the host closed the link or sent exit%; 2 bad input; 3 the firmware failed
+exit status: 0 the host sent exit% (or closed stdin); 2 bad input; 3 the firmware failed
 
 example:
   mcusim serve ../shared/models/kws.tflite --pty
