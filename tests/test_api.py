@@ -93,9 +93,10 @@ def test_record_tables_are_dataframes():
     f = rec.functions
     assert list(f.columns)[:4] == ["name", "cycles", "instructions", "energy_j"]
     assert f["cycles"].is_monotonic_decreasing
-    # exclusive cycles cover the run (fast mode leaves some sampled memory stalls, <1% here,
-    # outside any function: see the report of issue 11)
-    assert 0.99 * rec.cycles <= f["cycles"].sum() <= rec.cycles
+    # exclusive cycles cover the run: fast mode's stall settled in bulk at the end of each
+    # sampling period is attributed to the blocks that earned it (MemoryModel._attribute);
+    # before that, 1.07% of this run was outside any function. 20 cycles are left here.
+    assert 0.9995 * rec.cycles <= f["cycles"].sum() <= rec.cycles
     ps = rec.power_states
     assert ps["seconds"].sum() == pytest.approx(rec.seconds)
     assert ps["energy_j"].sum() == pytest.approx(rec.energy_j)

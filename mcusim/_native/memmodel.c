@@ -617,24 +617,75 @@ void mcusim_mm_snapshot(state_t *s)
     }
 }
 
+/* the fractional stall a block earned in the fast period that ends (0: none) */
+static double settle_share(state_t *s, uint32_t addr)
+{
+    blk_t *b = mcusim_lookup(s, addr);
+    if (!b || !(X(b)->lflags & LF_LEARNED))
+        return 0.0;
+    uint32_t st = b->cyc - b->core;
+    uint64_t dn = b->count - X(b)->snap;
+    return dn ? (X(b)->learned - (double)st) * (double)dn : 0.0;
+}
+
 /* MemoryModel._settle_period: the fractional stall of the fast period that ends; *any is
- * 0 when there was nothing to settle */
+ * 0 when there was nothing to settle. The blocks stay listed for mcusim_mm_attribute. */
 double mcusim_mm_settle(state_t *s, int32_t *any)
 {
     mm_t *m = s->mm;
     double extra = 0.0;
     *any = m->slen != 0;
-    for (uint32_t k = 0; k < m->slen; k++) {
-        blk_t *b = mcusim_lookup(s, m->snapl[k]);
-        if (!b || !(X(b)->lflags & LF_LEARNED))
-            continue;
-        uint32_t st = b->cyc - b->core;
-        uint64_t dn = b->count - X(b)->snap;
-        if (dn)
-            extra += (X(b)->learned - (double)st) * (double)dn;
-    }
-    m->slen = 0;
+    for (uint32_t k = 0; k < m->slen; k++)
+        extra += settle_share(s, m->snapl[k]);
     return extra;
+}
+
+typedef struct {
+    double frac;
+    uint32_t addr;
+    int64_t whole;
+} share_t;
+
+static int by_remainder(const void *a, const void *b)
+{
+    const share_t *x = (const share_t *)a, *y = (const share_t *)b;
+    if (x->frac != y->frac)
+        return x->frac > y->frac ? -1 : 1;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* MemoryModel._attribute: the n whole cycles the clock was just charged for `total`
+ * (the settled fractional stall) go to the blocks that earned them, in proportion
+ * (largest remainders, ties by address), as charged cycles of those blocks only (the
+ * function profile); then the list is cleared. */
+void mcusim_mm_attribute(state_t *s, int64_t n, double total)
+{
+    mm_t *m = s->mm;
+    uint32_t len = m->slen;
+    m->slen = 0;
+    if (n <= 0 || total <= 0.0 || len == 0)
+        return;
+    share_t *sh = malloc((size_t)len * sizeof(share_t));
+    if (!sh)
+        return;
+    int64_t given = 0;
+    for (uint32_t k = 0; k < len; k++) {
+        double x = settle_share(s, m->snapl[k]) * (double)n / total;
+        double w = floor(x);
+        sh[k].frac = x - w;
+        sh[k].addr = m->snapl[k];
+        sh[k].whole = (int64_t)w;
+        given += (int64_t)w;
+    }
+    qsort(sh, len, sizeof(share_t), by_remainder);
+    for (uint32_t k = 0; k < len && given < n; k++, given++)
+        sh[k].whole++;
+    for (uint32_t k = 0; k < len; k++) {
+        blk_t *b = mcusim_lookup(s, sh[k].addr);
+        if (b && sh[k].whole)
+            b->acc += (uint64_t)sh[k].whole;
+    }
+    free(sh);
 }
 
 /* block addresses whose learned values Python asks for (MemoryModel.learned) */

@@ -667,14 +667,17 @@ class MemoryModel:
         if d:
             self.coster.charge_current(addr, d)
 
-    def _charge(self, d: float) -> None:
+    def _charge(self, d: float) -> int:
+        """Add `d` stall cycles to the clock, carrying the fraction; returns the whole
+        cycles added now."""
         if d == 0:
-            return
+            return 0
         x = self._frac + d
         n = math.floor(x)
         self._frac = x - n
         if n:
             self.timebase.cycles = max(0, self.timebase.cycles + n)
+        return n
 
     def _hook_mem(self, uc, access, addr, size, value, src):
         # Unicorn 2.1.4 restores the CPU state before calling a memory hook, which leaves
@@ -853,6 +856,7 @@ class MemoryModel:
             return
         extra = 0.0
         c = self.coster
+        shares = []
         for addr, n0 in self._period_counts.items():
             static = c.static_stall(addr, None)
             v = self.learned.get(addr)
@@ -860,9 +864,35 @@ class MemoryModel:
                 continue
             dn = c.executions(addr) - n0
             if dn:
-                extra += (v - static) * dn
+                e = (v - static) * dn
+                extra += e
+                shares.append((addr, e))
         self._period_counts = {}
-        self._charge(extra)
+        self._attribute(shares, extra, self._charge(extra))
+
+    def _attribute(self, shares: list, total: float, n: int) -> None:
+        """The n whole cycles the clock was just charged for `total` (the settled
+        fractional stall) go to the blocks that earned them, in proportion (largest
+        remainders, ties by address), as charged cycles of those blocks only: the
+        function profile then covers them (native: mcusim_mm_attribute, identical)."""
+        if n <= 0 or total <= 0.0 or not shares:
+            return
+        rows = []
+        given = 0
+        for addr, e in shares:
+            x = e * n / total
+            w = math.floor(x)
+            rows.append([x - w, addr, w])
+            given += w
+        rows.sort(key=lambda r: (-r[0], r[1]))
+        for r in rows:
+            if given >= n:
+                break
+            r[2] += 1
+            given += 1
+        for _frac, addr, w in rows:
+            if w:
+                self.coster.attribute(addr, w)
 
     def finish(self) -> None:
         """End of run: settle the last fast period."""

@@ -919,8 +919,8 @@ class NativeMemoryModel(MemoryModel):
             return
         anyp = c_i32()
         extra = self._lib.mcusim_mm_settle(self.coster._stp, ctypes.byref(anyp))
-        if anyp.value:
-            self._charge(extra)
+        n = self._charge(extra) if anyp.value else 0
+        self._lib.mcusim_mm_attribute(self.coster._stp, n, extra)
 
     def summary(self) -> dict:
         d = super().summary()
@@ -933,6 +933,7 @@ def _declare(lib) -> None:
     for name, res, args in (
             ("mcusim_mm_end_window", c_double, [P, P]),
             ("mcusim_mm_settle", c_double, [P, P]),
+            ("mcusim_mm_attribute", None, [P, c_i64, c_double]),
             ("mcusim_mm_snapshot", None, [P]),
             ("mcusim_mm_unchecked", c_double, [P]),
             ("mcusim_mm_mark_counts", None, [P]),
