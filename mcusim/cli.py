@@ -67,8 +67,8 @@ example:
 """
 SERVE_DESCRIPTION = """\
 The simulated board on a serial link, speaking the MLPerf Tiny device protocol (name,
-profile, timestamp, help, db load/db HEX/db print, infer N [W], results; replies end in
-m-ready, errors are e-[...]). With --pty, the device path is printed once the firmware is
+profile, db load N, db HEX, infer N [W], results, exit; replies end in m-ready, other
+commands get e-[Unknown command: ...]). With --pty, the device path is printed once the firmware is
 ready for commands; it stays up while hosts close and reopen the port (the MLPerf Tiny
 runner does, between identifying the device and running a test) and exits on exit% or
 a signal. Without --pty, on stdin/stdout, it exits at end of input or exit%."""
