@@ -302,15 +302,14 @@ class BlockCoster:
         """Dynamic stall cycles (detailed memory model) of the block now executing: added
         to the clock, to that block's charged cycles and to the current call-tree node."""
         self.cycles += d
-        b = self.blocks.get(addr) if addr is not None else None
-        if b is not None:
-            b[9] += d
+        if addr is not None:
+            self.attribute(addr, d)
         if self.prof:
             self._nodes[self._cur][2] += d
 
     def attribute(self, addr: int, d: int) -> None:
-        """Add `d` cycles the clock already has (settled in bulk) to a block's charged
-        cycles, so the function profile covers them."""
+        """Add `d` cycles to a block's charged cycles (the function profile); the clock is
+        the caller's (charge_current, or cycles already charged in bulk)."""
         b = self.blocks.get(addr)
         if b is not None:
             b[9] += d
@@ -958,12 +957,8 @@ class NativeCoster(BlockCoster):
     def charge_current(self, addr, d: int) -> None:
         st = self._st
         st.cycles += d
-        i = self._index.get(addr) if addr is not None else None
-        if i is None and addr is not None and st.newq_len:
-            self._drain()
-            i = self._index.get(addr)
-        if i is not None:
-            self._table[i].acc += d
+        if addr is not None:
+            self.attribute(addr, d)
         if self.prof:
             self._parr["ncycles"][st.cur] += d
 

@@ -578,6 +578,11 @@ class MemoryModel:
             uc.hook_del(h)
         self._hh = []
         self.hooks_on = False
+        self._flush_unhooked(uc)
+
+    def _flush_unhooked(self, uc) -> None:
+        """Retranslate without the memory-hook slow path once the hooks are deleted (the
+        Python and the native model's _remove_hooks)."""
         if self.timebase.in_slice:
             # inside an emulation slice (no purge possible): flush again after one block
             self.timebase.schedule(self.timebase.cycles + 1, self._flush_again, "memory-flush",

@@ -24,7 +24,7 @@ import capstone
 from capstone import arm_const as CA
 
 from mcusim.timing import core as _core
-from mcusim.timing.memory import Cache, MemoryModel, purge_deleted_hooks
+from mcusim.timing.memory import Cache, MemoryModel
 
 c_i32, c_u32, c_i64, c_u64, c_u8, c_u16 = (ctypes.c_int32, ctypes.c_uint32, ctypes.c_int64,
                                           ctypes.c_uint64, ctypes.c_uint8, ctypes.c_uint16)
@@ -862,13 +862,7 @@ class NativeMemoryModel(MemoryModel):
         self._hh = []
         self._mm.active = 0
         self.hooks_on = False
-        if self.timebase.in_slice:
-            # inside an emulation slice (no purge possible): flush again after one block
-            self.timebase.schedule(self.timebase.cycles + 1, self._flush_again, "memory-flush",
-                                   wakes=False)
-        else:
-            purge_deleted_hooks(uc)
-        uc.ctl_flush_tb()
+        self._flush_unhooked(uc)
 
     # ------------------------------------------------------------------ fast: windows
     def _request_window(self, at: int) -> None:
