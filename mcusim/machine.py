@@ -219,6 +219,10 @@ class Machine:
             self.memory_model.set_ccr(ccr)
         self.coster.recost()
 
+    def actlr_changed(self, value: int) -> None:
+        if self.memory_model is not None:
+            self.memory_model.set_actlr(value)
+
     def pend_irq(self, irq: int) -> None:
         self.pend_exception(N.EXTERNAL0 + irq)
 

@@ -709,6 +709,9 @@ class AcceleratorSpec(Spec):
     interface (STM32 ART), and where their FLASH_ACR bits are."""
     name: str = param(STR, doc="what the vendor calls it (ART, prefetch, ...)", knob=False)
     prefetch: bool = param(BOOL, False, "sequential prefetch buffer present (FLASH_ACR.PRFTEN)")
+    data_buffer: bool = param(BOOL, False, "a D-Code read keeps the flash read width it "
+                              "fetched in a current buffer: the next reads inside it wait "
+                              "no wait states")
     icache_lines: int | None = param(INT, None, "instruction cache lines; absent: no I-cache "
                                      "modelled", min=1, max=MAX_CACHE_LINES)
     dcache_lines: int | None = param(INT, None, "data cache lines; absent: no D-cache modelled",
@@ -1244,6 +1247,9 @@ class TimingSpec(Spec):
     store_then_load_penalty: int = param(INT, 0, "extra cycle of a load after a store",
                                          unit="cycles", min=0, max=100)
     it_folding: bool = param(BOOL, False, "IT folds onto a preceding 16-bit instruction")
+    write_buffer_entries: int = param(INT, 0, "stores a write buffer holds while the bus "
+                                      "waits (0: a store waits for its wait states)", min=0,
+                                      max=8)
     div_min: int = param(INT, None, "SDIV/UDIV fastest case", unit="cycles", min=0, max=100,
                          default_doc="timing.classes.div, else 2")
     div_max: int = param(INT, Ref("div_min"), "SDIV/UDIV slowest case", unit="cycles", min=0,

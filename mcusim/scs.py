@@ -81,7 +81,7 @@ class SystemControlSpace:
             DWT_CTRL: ("DWT_CTRL", lambda: self.dwt_ctrl, self._w_dwt_ctrl),
             DWT_CYCCNT: ("DWT_CYCCNT", lambda: self.cyccnt(now()), self._w_cyccnt),
             ICTR: ("ICTR", lambda: max(0, (self.exc.num_irqs + 31) // 32 - 1), None),
-            ACTLR: ("ACTLR", lambda: self.actlr, self._setter("actlr")),
+            ACTLR: ("ACTLR", lambda: self.actlr, self._w_actlr),
             CPUID_REG: ("CPUID", lambda: CPUID.get(m.core.unicorn_cpu, 0), None),
             ICSR: ("ICSR", self._icsr, self._w_icsr),
             VTOR: ("VTOR", lambda: self.vtor, lambda v: setattr(self, "vtor", v & 0xFFFFFF80)),
@@ -153,6 +153,10 @@ class SystemControlSpace:
             self.warned.add(off)
             self.m.warn_once(f"ppb-{off:x}",
                              f"write to unmodelled system register 0x{PPB_BASE + off:08x} ignored")
+
+    def _w_actlr(self, v: int) -> None:
+        self.actlr = v
+        self.m.actlr_changed(v)            # DISDEFWBUF (bit 1): the write buffer on/off
 
     def _setter(self, attr: str):
         return lambda v: setattr(self, attr, v)

@@ -63,7 +63,7 @@ def _run(target, program, mcu, clock_mhz=None, mode=None):
     if not elf.is_file():
         pytest.fail(f"{elf} missing: run `make -C firmware_images microbench`")
     out = Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / (
-        f"mb-{os.getpid()}-{target}-{program}-{mcu}-{clock_mhz}-{mode}.json")
+        f"mb-{os.getpid()}-{target}-{program}-{Path(mcu).stem}-{clock_mhz}-{mode}.json")
     cmd = [sys.executable, "-m", "mcusim", "run", str(elf), "--mcu", mcu,
            "--json", str(out), "--max-cycles", "20000000"]
     if mcu == "generic-m3":
@@ -380,7 +380,56 @@ def test_unaligned_access_rule(core, mcu):
     for name, want in UNALIGNED_M4.items():
         assert name in vals, f"mb_unaligned printed no {name}: {vals}"
         assert abs(vals[name] - want) < 0.01, (
-            f"{core} {mode} {name}: {vals[name]:.3f} cycles per copy, the TRM gives {want}")
+            f"{core} {name}: {vals[name]:.3f} cycles per copy, the TRM gives {want}")
+
+
+# The M3/M4 write buffer (M4-TRM DDI 0439D §3.5 and §3.3.2; M3 TRM §3.5): "buffered stores
+# to the DCode and System buses go through a one-entry write buffer. If the write buffer is
+# full, subsequent accesses to the bus stall until the write buffer has drained. The write
+# buffer is only used if the bus waits the data phase of the buffered store ... DMB and DSB
+# instructions wait for the write buffer to drain"; with it disabled (ACTLR.DISDEFWBUF) "the
+# next instruction is delayed until the store can complete". mb_wbuf on a RAM with W = 2
+# write wait states (tests/catalogs/wbuf_m4.toml, reads at zero): a store issues in 1 cycle
+# and its data phase holds the bus until 1 + W cycles after it issued.
+#   wb_str       str                 each store waits W for the one before it; the first of
+#                                    each of the 4 unrolled runs finds the buffer drained
+#                                    (the loop's 3 closing instructions take > W):
+#                                    1 + (31/32) * 2
+#   wb_str_aluN  str + N adds        the next store comes 1 + N cycles later: it waits
+#                                    max(0, W - N): 1 + N + (31/32) * max(0, 2 - N)
+#   wb_str_ldr   str; adds; ldr      the load (issued 2 cycles after the store) waits for the
+#                                    drain, 1 cycle: str 1 + adds 1 + ldr 2 + 1 (a load after
+#                                    a store, JNK) + 1
+#   wb_str_dsb   str; dsb            DSB (1 cycle at zero wait states) waits W: 1 + 1 + 2
+# "_nowb": ACTLR.DISDEFWBUF = 1, every store costs 1 + W.
+WB_W = 2
+WBUF = {"wb_str": 1 + 31 / 32 * 2, "wb_str_alu1": 2 + 31 / 32 * 1, "wb_str_alu2": 3,
+        "wb_str_alu3": 4, "wb_str_ldr": 5, "wb_str_dsb": 4,
+        "wb_str_nowb": 3, "wb_str_alu1_nowb": 4, "wb_str_alu2_nowb": 5,
+        "wb_str_alu3_nowb": 6, "wb_str_ldr_nowb": 4 + WB_W, "wb_str_dsb_nowb": 4}
+# The same sequences on zero-wait-state RAM (generic-m4): the TRM's issue cycles alone.
+WBUF_ZERO_WAIT = {"wb_str": 1, "wb_str_alu1": 2, "wb_str_alu2": 3, "wb_str_alu3": 4,
+                  "wb_str_ldr": 4, "wb_str_dsb": 2}
+WBUF_MCU = str(Path(__file__).parent / "catalogs" / "wbuf_m4.toml")
+
+
+@pytest.mark.parametrize("mode", ["detailed", "fast"])
+def test_write_buffer_rule(mode):
+    vals, rec = _run("cortex-m4f", "mb_wbuf", WBUF_MCU, None, mode)
+    for name, want in WBUF.items():
+        assert name in vals, f"mb_wbuf printed no {name}: {vals}"
+        assert abs(vals[name] - want) < 0.01, (
+            f"{mode} {name}: {vals[name]:.3f} cycles per copy, the TRM's write buffer gives "
+            f"{want:.3f}")
+
+
+def test_write_buffer_needs_wait_states():
+    """On zero-wait-state RAM the buffer is never used (§3.5) and DISDEFWBUF changes
+    nothing: the issue cycles alone."""
+    vals, _ = _run("cortex-m4f", "mb_wbuf", "generic-m4", None, "detailed")
+    for name, want in WBUF_ZERO_WAIT.items():
+        assert abs(vals[name] - want) < 0.01, (name, vals[name], want)
+        assert abs(vals[name + "_nowb"] - want) < 0.01, (name, vals[name + "_nowb"], want)
 
 
 def test_unaligned_m7():
@@ -460,6 +509,36 @@ def test_flash_direction():
     assert v120["flash_off"] > v120["flash_prefetch"] >= v120["flash_art"]
     assert v24["flash_off"] > v24["flash_art"]
     assert abs(v120["flash_art"] - v24["flash_art"]) < 0.1
+
+
+# Flash data reads through D-Code on the STM32L4R5 at 120 MHz (5 wait states), code in the
+# ART I-cache (warm), mb_literal. RM0440 §3.3.4 "Literal pools" (the same ART as the L4/L4+;
+# RM0090 §3 on the F4): "Each DCode bus read access fetches 64 or 128 bits, which are saved
+# in a current buffer. The CPU pipeline is consequently stalled until the requested literal
+# pool is provided": a read outside the buffered 128-bit line stalls the 5 wait states (its
+# own cycle is in the load's cost), a read inside it none. With DCEN = 0 (the current
+# buffer alone), per copy (32 copies, 4 loop iterations):
+#   lit_line4     4 loads of one line (pipelined: 5) + adds (1) + the address dependency of
+#                 the next copy's first load on the adds (M4-TRM §3.3.2, +1, not after the
+#                 loop's branch: 31 of 32 copies) + 5 for the line's first read
+#   lit_stride16  load (2) + adds (1) + 31/32 + 5: every read a new line
+#   lit_same      load (2) + adds (1) + 5 once per 128 copies (the harness's own literal
+#                 load sits in another line)
+# With DCEN = 1 the same word again hits the ART D-cache (no wait state): lit_same_dcen 3.
+# (What a 32-byte ART D-line fill costs on its second 128-bit half is not documented: the
+# DCEN = 1 walks are printed, not pinned; docs/timing.md "Known gaps".)
+LITERAL = {"lit_line4": 6 + 31 / 32 + 5, "lit_stride16": 3 + 31 / 32 + 5,
+           "lit_same": 3 + 5 / 128, "lit_same_dcen": 3}
+
+
+@pytest.mark.parametrize("mode", ["detailed", "fast"])
+def test_flash_data_reads_rule(mode):
+    vals, rec = _run("cortex-m4f", "mb_literal", "stm32l4r5", 120, mode)
+    for name, want in LITERAL.items():
+        assert name in vals, f"mb_literal printed no {name}: {vals}"
+        assert abs(vals[name] - want) < 0.01, (
+            f"{mode} {name}: {vals[name]:.3f} cycles per copy, RM0440's D-Code reads give "
+            f"{want:.3f}")
 
 
 @pytest.mark.parametrize("clock", [120, 24])

@@ -162,24 +162,35 @@ def test_art_icache_loop_fits_vs_not(monkeypatch):
 TABLE_ADDR = 0x08000800
 
 
-def data_prog(reps=50, base=0x08000000):
+def data_prog(reps=50, base=0x08000000, stride=4):
     pro = mov32(1, base + 0x800) + mov32(4, base + 0x81) + movs(2, reps)
     pro += NOP * ((0x40 - len(pro)) // 2)
-    body = ldr(3, 1, 0) + ldr(3, 1, 4) + ldr(3, 1, 8) + ldr(3, 1, 12)
+    body = b"".join(ldr(3, 1, k * stride) for k in range(4))
     return pro + body + LOOP_END + EXIT
 
 
 def test_flash_data_reads_dcache(monkeypatch):
-    prog = data_prog()
+    # four loads, each from another 16-byte flash line (the 128-bit read width)
+    prog = data_prog(stride=16)
     on = run_prog(prog, acr=5 | PRFTEN | ICEN | DCEN, data=bytes(range(64)))
     off = run_prog(prog, acr=5 | PRFTEN | ICEN, data=bytes(range(64)))
-    # DCEN: one miss (5), then 199 hits; no D-cache: 4 x 50 loads x 5 WS.
-    assert on.memory_model.stats["data_stall"] == 5
+    # DCEN: the 64 bytes are two 32-byte ART D-lines: two misses (5 each), then hits; no
+    # D-cache: every load leaves the line in the D-Code current buffer: 4 x 50 x 5 WS.
+    assert on.memory_model.stats["data_stall"] == 2 * 5
     assert off.memory_model.stats["data_stall"] == 4 * 50 * 5
-    assert off.cycles - on.cycles == 4 * 50 * 5 - 5
-    # the loaded value is right (r3 = last word of the table)
+    assert off.cycles - on.cycles == 4 * 50 * 5 - 2 * 5
+    # the loaded value is right (r3 = the word at offset 48 of the table)
     from unicorn import arm_const as A
-    assert on.uc.reg_read(A.UC_ARM_REG_R3) == struct.unpack("<I", bytes(range(12, 16)))[0]
+    assert on.uc.reg_read(A.UC_ARM_REG_R3) == struct.unpack("<I", bytes(range(48, 52)))[0]
+
+
+def test_flash_data_reads_current_buffer(monkeypatch):
+    """RM0440 §3.3.4: a D-Code read fetches the 128-bit line into a current buffer; reads
+    inside it take no flash access, with the D-cache off too ([flash.accelerator]
+    data_buffer of stm32l4). Four words of one line, 50 times: one read in all."""
+    off = run_prog(data_prog(stride=4), acr=5 | PRFTEN | ICEN, data=bytes(range(64)))
+    assert off.memory_model.stats["data_stall"] == 5
+    assert off.memory_model.stats["flash_reads_around"] == 1
 
 
 # ---------------------------------------------------------------------- Cortex-M7 L1
@@ -282,11 +293,12 @@ def test_fast_vs_detailed_microbenchmarks(target, mcu, program, timed):
 
 
 def test_fast_sampling_on_long_flash_loop():
-    # 1.5 M cycles of flash loads with the D-cache off: fast learns the loop's stall in
-    # sampled windows (several of them) and lands within 2% of detailed, same registers.
+    # 1.5 M cycles of flash loads with the D-cache off (each from another 16-byte line, so
+    # none is in the D-Code current buffer): fast learns the loop's stall in sampled
+    # windows (several of them) and lands within 2% of detailed, same registers.
     pro = mov32(1, 0x08000800) + mov32(4, 0x08000081) + movw(2, 50000)
     pro += NOP * ((0x40 - len(pro)) // 2)
-    prog = pro + ldr(3, 1, 0) + ldr(3, 1, 4) + ldr(3, 1, 8) + ldr(3, 1, 12) + LOOP_END + EXIT
+    prog = pro + ldr(3, 1, 0) + ldr(3, 1, 16) + ldr(3, 1, 32) + ldr(3, 1, 48) + LOOP_END + EXIT
     fast = run_prog(prog, mode="fast", acr=5 | PRFTEN | ICEN, data=bytes(range(64)))
     det = run_prog(prog, mode="detailed", acr=5 | PRFTEN | ICEN, data=bytes(range(64)))
     assert fast.memory_model.stats["windows"] >= 3

@@ -443,6 +443,67 @@ mb_\name:
     KERNEL ua_strh_o1,  COPIES, S_ZERO,     B_STRH_O1
 #endif
 
+#if MB_SET == 7 && !MB_V6M
+/* write buffer (M4-TRM §3.5): a word store followed by 0-3 ALU instructions, a store
+ * followed by a load, a store followed by DSB; run on RAM with write wait states */
+    .macro B_WB_STR
+    str r2, [r4, #4]
+    .endm
+    .macro B_WB_STR_ALU1
+    str r2, [r4, #4]
+    adds r5, #1
+    .endm
+    .macro B_WB_STR_ALU2
+    str r2, [r4, #4]
+    adds r5, #1
+    adds r6, #1
+    .endm
+    .macro B_WB_STR_ALU3
+    str r2, [r4, #4]
+    adds r5, #1
+    adds r6, #1
+    adds r3, #1
+    .endm
+    .macro B_WB_STR_LDR
+    str r2, [r4, #4]
+    adds r5, #1
+    ldr r6, [r4, #8]
+    .endm
+    .macro B_WB_STR_DSB
+    str r2, [r4, #4]
+    dsb
+    .endm
+    KERNEL wb_str,      COPIES, S_ZERO,     B_WB_STR
+    KERNEL wb_str_alu1, COPIES, S_ZERO,     B_WB_STR_ALU1
+    KERNEL wb_str_alu2, COPIES, S_ZERO,     B_WB_STR_ALU2
+    KERNEL wb_str_alu3, COPIES, S_ZERO,     B_WB_STR_ALU3
+    KERNEL wb_str_ldr,  COPIES, S_ZERO,     B_WB_STR_LDR
+    KERNEL wb_str_dsb,  COPIES, S_ZERO,     B_WB_STR_DSB
+#endif
+
+#if MB_SET == 8 && !MB_V6M
+/* flash data reads through D-Code (STM32L4R5; RM0440 §3.3.4 "Literal pools"): r4 walks a
+ * flash array (the driver passes it as ctx), 16 bytes per copy */
+    .macro B_LIT_LINE4                /* four words of one 16-byte flash line */
+    ldr r1, [r4, #0]
+    ldr r2, [r4, #4]
+    ldr r3, [r4, #8]
+    ldr r5, [r4, #12]
+    adds r4, #16
+    .endm
+    .macro B_LIT_STRIDE16             /* one word per 16-byte line */
+    ldr r1, [r4, #0]
+    adds r4, #16
+    .endm
+    .macro B_LIT_SAME                 /* the same word every time */
+    ldr r1, [r4, #0]
+    adds r5, #1
+    .endm
+    KERNEL lit_line4,    COPIES, S_ZERO,    B_LIT_LINE4
+    KERNEL lit_stride16, COPIES, S_ZERO,    B_LIT_STRIDE16
+    KERNEL lit_same,     COPIES, S_ZERO,    B_LIT_SAME
+#endif
+
 #if MB_SET == 3
 /* flash fetch: 128 x 32-bit ALU = 512 bytes of straight-line code per iteration */
     KERNEL flash_run,   128,    S_ZERO,     B_ADDW

@@ -24,6 +24,12 @@
  *   6 mb_unaligned (Armv7-M) LDR/LDRH/STR/STRH at byte offsets 0-3 of a word (CCR.UNALIGN_TRP
  *               = 0); ua_ldr_o1_long repeats ua_ldr_o1 long enough (> 100 000 cycles) for
  *               `fast` mode to learn it outside its first detailed window
+ *   7 mb_wbuf   (Armv7-M) the write buffer: STR followed by 0-3 ALU instructions, by a
+ *               load, by DSB; then the same with ACTLR.DISDEFWBUF = 1 (names + "_nowb").
+ *               Meant for RAM with write wait states (tests/catalogs/wbuf_m4.toml)
+ *   8 mb_literal (STM32L4R5) data reads from a flash array through D-Code: four words of a
+ *               16-byte line, one word per line, one word again; FLASH_ACR = LATENCY |
+ *               PRFTEN | ICEN (D-cache off: the current buffer alone), then + DCEN
  *
  * On a real board: mb_flash_* set only FLASH_ACR, not the clock; configure the 120 MHz
  * (or 24 MHz) system clock first (see tests/rcc_clock.c) -- in mcusim, --clock-mhz does.
@@ -70,6 +76,13 @@ uint32_t mb_br_n_al(uint32_t, uint32_t *), mb_br_n_un(uint32_t, uint32_t *),
     mb_bcc_w_un(uint32_t, uint32_t *), mb_bl_w_un(uint32_t, uint32_t *),
     mb_cbnz_taken(uint32_t, uint32_t *), mb_bx_lr(uint32_t, uint32_t *),
     mb_bx_lr_dirty(uint32_t, uint32_t *), mb_bx_reg(uint32_t, uint32_t *);
+#elif MB_SET == 8
+uint32_t mb_lit_line4(uint32_t, uint32_t *), mb_lit_stride16(uint32_t, uint32_t *),
+    mb_lit_same(uint32_t, uint32_t *);
+#elif MB_SET == 7
+uint32_t mb_wb_str(uint32_t, uint32_t *), mb_wb_str_alu1(uint32_t, uint32_t *),
+    mb_wb_str_alu2(uint32_t, uint32_t *), mb_wb_str_alu3(uint32_t, uint32_t *),
+    mb_wb_str_ldr(uint32_t, uint32_t *), mb_wb_str_dsb(uint32_t, uint32_t *);
 #elif MB_SET == 6
 uint32_t mb_ua_ldr_o0(uint32_t, uint32_t *), mb_ua_ldr_o1(uint32_t, uint32_t *),
     mb_ua_ldr_o2(uint32_t, uint32_t *), mb_ua_ldr_o3(uint32_t, uint32_t *),
@@ -85,7 +98,7 @@ struct kernel {
     uint32_t copies;
 };
 
-#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5 || MB_SET == 6
+#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5 || MB_SET == 6 || MB_SET == 7
 static const struct kernel kernels[] = {
 #if MB_SET == 1
     {"alu4", mb_alu4, COPIES},
@@ -138,6 +151,14 @@ static const struct kernel kernels[] = {
     {"ua_str_o1", mb_ua_str_o1, COPIES},
     {"ua_str_o2", mb_ua_str_o2, COPIES},
     {"ua_strh_o1", mb_ua_strh_o1, COPIES},
+#endif
+#if MB_SET == 7
+    {"wb_str", mb_wb_str, COPIES},
+    {"wb_str_alu1", mb_wb_str_alu1, COPIES},
+    {"wb_str_alu2", mb_wb_str_alu2, COPIES},
+    {"wb_str_alu3", mb_wb_str_alu3, COPIES},
+    {"wb_str_ldr", mb_wb_str_ldr, COPIES},
+    {"wb_str_dsb", mb_wb_str_dsb, COPIES},
 #endif
     {0, 0, 0},
 };
@@ -221,7 +242,7 @@ static void measure(const char *name, kernel_fn empty, kernel_fn fn, uint32_t it
     put_int(name, per_copy_x1000(k, e, iters, copies));
 }
 
-#if MB_SET == 3
+#if MB_SET == 3 || MB_SET == 8
 #define FLASH_ACR REG32(0x40022000u)    /* RM0432 3.7.1: LATENCY[3:0], PRFTEN 8, ICEN 9, DCEN 10 */
 #define ACR_PRFTEN (1u << 8)
 #define ACR_ICEN (1u << 9)
@@ -240,6 +261,13 @@ static void set_acr(uint32_t v)
     FLASH_ACR = v;
     (void)FLASH_ACR;                  /* read back: the new latency is in effect */
 }
+#endif
+
+#if MB_SET == 8
+/* 512 bytes (32 copies x 16) of data in flash, line aligned */
+static const uint32_t flash_array[128] __attribute__((aligned(32))) = {
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+};
 #endif
 
 #if MB_SET == 4
@@ -286,9 +314,23 @@ static void walk(const char *name, uint32_t bytes)
 int main(void)
 {
     counter_init();
-#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5 || MB_SET == 6
+#if MB_SET == 1 || MB_SET == 2 || MB_SET == 5 || MB_SET == 6 || MB_SET == 7
     for (const struct kernel *k = kernels; k->name; k++)
         measure(k->name, mb_empty, k->fn, ITERS, k->copies, ctx);
+#if MB_SET == 7
+    /* ACTLR.DISDEFWBUF (bit 1): no write buffer for default memory map accesses */
+    REG32(0xE000E008u) |= 2u;
+    for (const struct kernel *k = kernels; k->name; k++) {
+        char name[32];
+        unsigned n = 0;
+        for (const char *q = k->name; *q && n < sizeof name - 6; q++)
+            name[n++] = *q;
+        for (const char *q = "_nowb"; *q; q++)
+            name[n++] = *q;
+        name[n] = 0;
+        measure(name, mb_empty, k->fn, ITERS, k->copies, ctx);
+    }
+#endif
 #if MB_SET == 6
     measure("ua_ldr_o1_long", mb_empty, mb_ua_ldr_o1, UA_LONG_ITERS, COPIES, ctx);
 #endif
@@ -307,6 +349,37 @@ int main(void)
         mb_empty(ITERS, ctx);
         mb_flash_run(ITERS, ctx);
         measure(cfg[i].name, mb_empty, mb_flash_run, ITERS, 128, ctx);
+    }
+#elif MB_SET == 8
+    static const struct {
+        const char *name;
+        kernel_fn fn;
+    } lit[] = {
+        {"lit_line4", mb_lit_line4}, {"lit_stride16", mb_lit_stride16},
+        {"lit_same", mb_lit_same},
+    };
+    static const struct {
+        const char *suffix;
+        uint32_t acr;
+    } cfg[] = {
+        {"", MB_FLASH_LATENCY | ACR_PRFTEN | ACR_ICEN},
+        {"_dcen", MB_FLASH_LATENCY | ACR_PRFTEN | ACR_ICEN | ACR_DCEN},
+    };
+    for (unsigned c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        set_acr(cfg[c].acr);
+        for (unsigned i = 0; i < sizeof lit / sizeof lit[0]; i++) {
+            char name[32];
+            unsigned n = 0;
+            for (const char *q = lit[i].name; *q; q++)
+                name[n++] = *q;
+            for (const char *q = cfg[c].suffix; *q; q++)
+                name[n++] = *q;
+            name[n] = 0;
+            /* one untimed call of each: the loop's code is in the ART I-cache when timed */
+            mb_empty(ITERS, (uint32_t *)flash_array);
+            lit[i].fn(ITERS, (uint32_t *)flash_array);
+            measure(name, mb_empty, lit[i].fn, ITERS, COPIES, (uint32_t *)flash_array);
+        }
     }
 #elif MB_SET == 4
     walk("walk_nocache_64k", 64 * 1024);

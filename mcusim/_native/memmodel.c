@@ -391,8 +391,17 @@ void mcusim_mem_hook(void *uc, int type, uint64_t address, int size, int64_t val
     } else {
         st = write ? src->wr_ws : src->rd_ws;
         if (src->flash) {
-            if (!write)
-                m->counts[MC_FLASH_AROUND]++;
+            if (!write) {
+                /* the D-Code current buffer ([flash.accelerator] data_buffer) */
+                int64_t g = (int64_t)(addr / (uint32_t)src->granule);
+                if (src->dbuf && g == m->dline) {
+                    st = 0;
+                } else {
+                    if (src->dbuf)
+                        m->dline = g;
+                    m->counts[MC_FLASH_AROUND]++;
+                }
+            }
         } else {
             m->counts[write ? MC_RAM_WRITES : MC_RAM_READS]++;
         }

@@ -195,6 +195,7 @@ typedef struct {
 typedef struct {
     int32_t rd_ws, wr_ws, granule, icache, dcache;    /* caches: index or -1 */
     int32_t prefetch, stream, write_through, flash;
+    int32_t dbuf, pad_;                                /* D-Code current buffer */
 } src_t;
 
 typedef struct {
@@ -241,6 +242,7 @@ typedef struct {
      * load word odd, the same for stores; ua_on: any of them non-zero */
     int32_t ua[6];
     int32_t ua_on, pad2_;
+    int64_t dline;      /* flash granule in the D-Code current buffer (-1: none) */
 } mm_t;
 
 typedef struct {

@@ -28,6 +28,7 @@ from unicorn.arm_const import UC_ARM_REG_EPSR as _EPSR
 
 from mcusim.errors import UserError
 from mcusim.schema import AcceleratorSpec, defaults
+from mcusim.timing.core import _LOAD_CLASSES, _STORE_CLASSES
 from mcusim.timing.flash_watch import FlashLatencyWatch
 
 _EPSR_T = 1 << 24       # EPSR with T set and ITSTATE clear
@@ -122,7 +123,7 @@ class _Source:
     """Timing of one memory region (all its aliases): wait states in CPU cycles and which
     caches/accelerators sit in front of it. Rebuilt when the clock or FLASH_ACR changes."""
     __slots__ = ("name", "kind", "rd_ws", "wr_ws", "granule", "icache", "dcache",
-                 "prefetch", "stream", "write_through", "write_allocate", "matters")
+                 "prefetch", "stream", "write_through", "write_allocate", "matters", "dbuf")
 
     def __init__(self, name, kind):
         self.name, self.kind = name, kind
@@ -134,6 +135,7 @@ class _Source:
         self.write_through = False
         self.write_allocate = True
         self.matters = False
+        self.dbuf = False
 
 
 class FetchUnit:
@@ -210,6 +212,7 @@ class MemoryModel:
                       "flash_reads_through": 0, "flash_reads_around": 0, "ram_reads": 0,
                       "ram_writes": 0, "unaligned_accesses": 0}
         self._frac = 0.0                       # fractional stall not yet charged (detailed)
+        self._dline = -1                       # flash granule in the D-Code current buffer
         acc = (self.mcu.flash.accelerator if self.mcu.flash else None) or _NO_ACCELERATOR
         self.acc = acc
         self.core_l1 = self.mcu.core.unicorn_cpu == "cortex-m7"
@@ -223,6 +226,20 @@ class MemoryModel:
         # D-cache). Measured on kws opt, stm32l4r5: hooking SRAM as well made fast mode
         # 1.26x and generic-m4 1.38x slower for +0.16% cycles (docs/timing.md).
         self.ua_everywhere = self.ua_on and mode == "detailed"
+        # The core's write buffer ([timing] write_buffer_entries; M3/M4 TRM §3.5): a store
+        # into RAM with write wait states goes to the buffer and the core runs on; the next
+        # data access (or DMB/DSB) waits while it drains. Needs each access's cycle within
+        # its block: the block's access schedule (_schedule). ACTLR.DISDEFWBUF turns it off.
+        self.wb_entries = _write_buffer_entries(timing, self.mcu)
+        self.wb_disabled = False
+        self.wb_on = False                     # set by _configure
+        self._wb: list = []                    # completion times of buffered stores (t)
+        self._sched: tuple = ()                # the running block's (cycle, kind) accesses
+        self._sched_len = 0                    # its cycles
+        self._sched_k = 0                      # next schedule entry
+        self._blk_t0 = 0                       # t when the block's first instruction issued
+        self._blk_dst = 0                      # data stall charged inside the block so far
+        self._sched_cache: dict = {}
         # caches: the ART lines (flash accelerator), core L1 (M7) or ST ICACHE (U5)
         self.art_i = self.art_d = None
         if acc.icache_lines and acc.line_bytes:
@@ -298,6 +315,11 @@ class MemoryModel:
     def set_ccr(self, value: int) -> None:
         """SCB CCR written (IC/DC: the Cortex-M7 L1 caches on or off)."""
         self.ccr = value
+
+    def set_actlr(self, value: int) -> None:
+        """ACTLR written: DISDEFWBUF (bit 1) disables the write buffer for default memory
+        map accesses (M4-TRM §4.3.1; the MPU is not modelled, so every access is one)."""
+        self.wb_disabled = bool(value & 2)
 
     def set_voltage_range(self, name: str) -> None:
         """The regulator's range in force (PWR): the wait-state table row for the check."""
@@ -411,8 +433,10 @@ class MemoryModel:
             else:
                 s.rd_ws = r.read_wait_states       # the schema fills RAM's 0 and write = read
                 s.wr_ws = r.write_wait_states
+            s.dbuf = False
             if r.kind == "flash":
                 s.prefetch = prefetch
+                s.dbuf = bool(acc.data_buffer)
                 if icen:
                     s.icache = self.art_i
                 if dcen:
@@ -440,6 +464,9 @@ class MemoryModel:
         lines += sum(c.nsets * c.ways for c in {id(c): c for c in (
             s.dcache for s in self.sources.values())}.values() if c is not None)
         self.warmup = int(min(self.WARMUP_MAX, max(self.WARMUP, 2 * lines * ((ws or 0) + 1))))
+        self.wb_on = self.wb_entries > 0 and any(
+            s.kind not in ("flash", "tcm") and s.wr_ws > 0 and s.dcache is None
+            for s in self.sources.values())
         # Can anything ever stall on this MCU (with any clock or ACR value)?
         self.any_stall_possible = (mcu.flash is not None or self.l1_i is not None
                                    or self.l1_d is not None or self.ua_everywhere
@@ -556,6 +583,7 @@ class MemoryModel:
         self.hooks_on = True
         uc.ctl_flush_tb()
         self.fetch.buf = -1        # the fetch buffer's content is unknown after fast code
+        self._dline = -1           # so is the D-Code current buffer's
 
     def _may_matter(self, s, lo: int) -> bool:
         """Can data accesses to this span ever stall or touch a cache (any clock, ACR or
@@ -564,6 +592,8 @@ class MemoryModel:
             return True
         if self.ua_everywhere:
             return True          # an unaligned access costs extra in any memory
+        if self.wb_on and s.kind != "tcm":
+            return True          # every data access waits for the write buffer to drain
         if s.kind == "tcm":
             return False
         if self.l1_d is not None and lo < 0x40000000:
@@ -599,6 +629,9 @@ class MemoryModel:
     def _hook_block(self, uc, addr, size, ud):
         if not self.coster.block_ran(addr):
             return                         # the coster stopped: this block did not run
+        if self.wb_on:
+            self._wb_block_end()
+        t_in = self.t
         self._exec_addr = addr
         static = self.coster.static_stall(addr)
         info = self._binfo.get(addr)
@@ -657,6 +690,16 @@ class MemoryModel:
                 t += e
             self.stats["fetch_stall"] += stall
         self.t = t
+        if self.wb_on:
+            sch = self._sched_cache.get(addr)
+            if sch is None or sch[0] != size:
+                sch = self._sched_cache[addr] = (size,) + self._schedule(addr, size)
+            self._sched, self._sched_len = sch[1], sch[2]
+            self._sched_k = 0
+            self._blk_t0 = t_in + stall
+            self._blk_dst = 0
+            if not info:
+                self.t = t + sch[2]      # no fetch rows advanced t: the block's cycles
         if self.in_window:
             prev = self._cur_addr
             if prev >= 0 and self.timebase.cycles >= self.learn_from:
@@ -693,6 +736,12 @@ class MemoryModel:
         if self.clear_itstate:
             uc.reg_write(_EPSR, _EPSR_T)
         write = access == UC_MEM_WRITE
+        if self.wb_on:
+            return self._hook_mem_wb(addr, size, write, src)
+        self._data_stall(self._access(addr, write, src) + self._unaligned(addr, size, write))
+
+    def _access(self, addr: int, write: bool, src) -> int:
+        """Stall cycles of one data access (caches, wait states) and its statistics."""
         dc = src.dcache
         if dc is not None:
             # RAM behind an L1 D-cache (M7): a miss fills a whole line over the region's
@@ -731,21 +780,132 @@ class MemoryModel:
             st = src.wr_ws if write else src.rd_ws
             if src.kind == "flash":
                 if not write:
+                    if src.dbuf:
+                        # the D-Code current buffer ([flash.accelerator] data_buffer)
+                        g = addr // src.granule
+                        if g == self._dline:
+                            return 0
+                        self._dline = g
                     self.stats["flash_reads_around"] += 1
             else:
                 self.stats["ram_writes" if write else "ram_reads"] += 1
+        return st
+
+    def _unaligned(self, addr: int, size: int, write: bool) -> int:
         if size & 6 and addr & (size - 1) and self.ua_on:
             # unaligned LDR/LDRH/STR/STRH ([timing.unaligned]; docs/timing.md)
             ua = self.unaligned
             k = 0 if size == 2 else (1 if addr & 3 == 2 else 2)
-            st += ua[k + 3 if write else k]
             self.stats["unaligned_accesses"] += 1
+            return ua[k + 3 if write else k]
+        return 0
+
+    def _data_stall(self, st) -> None:
         if st:
             self.t += st
             self.stats["data_stall"] += st
             if self.in_window:
                 self._cur_stall += st
             self.coster.charge_current(self._exec_addr, st)
+
+    # ------------------------------------------------------------------ write buffer
+    def _schedule(self, addr: int, size: int) -> tuple:
+        """The block's data accesses in order as (cycle from the block's start, kind),
+        kind 0 load, 1 store, 2 DMB/DSB (no access: it drains the write buffer), one entry
+        per word (LDM/STM/LDRD/STRD count each), and the block's cycles."""
+        timing = self.timing
+        if timing is None:
+            return (), 0
+        try:
+            code = bytes(self.cpu.mem_read(addr, size))
+            bc = timing.block_cost(code, addr)
+            ins = timing.decode(code, addr)
+        except Exception:
+            return (), 0
+        out = []
+        start = 0
+        for x, row in zip(ins, bc.insns):
+            c = x.cls
+            if c in _LOAD_CLASSES or c in _STORE_CLASSES:
+                kind = 1 if c in _STORE_CLASSES else 0
+                out.extend((start + i, kind) for i in range(max(1, x.words)))
+            elif c == "barrier" and x.name in ("dmb", "dsb"):
+                out.append((start, 2))
+            start += row[4]
+        return tuple(out), start
+
+    def _wb_next(self, size: int) -> int:
+        """The cycle (in t) of the next access of the running block: its schedule entry,
+        after the DMB/DSB before it. Past the schedule's end (a conditional access that
+        did not run shifts the rest; an access the classifier does not list), the block's
+        end."""
+        sch, k = self._sched, self._sched_k
+        n = len(sch)
+        while k < n and sch[k][1] == 2:
+            self._wb_barrier(sch[k][0])
+            k += 1
+        if k < n:
+            off = sch[k][0]
+            k += 2 if size == 8 else 1       # a 64-bit access (VLDR.64) is two words
+        else:
+            off = self._sched_len
+        self._sched_k = k
+        return self._blk_t0 + off + self._blk_dst
+
+    def _wb_barrier(self, off: int) -> None:
+        """DMB/DSB at `off` in the running block: it waits for the buffer to drain."""
+        wb = self._wb
+        if wb:
+            st = wb[-1] - (self._blk_t0 + off + self._blk_dst)
+            wb.clear()
+            if st > 0:
+                self._blk_dst += st
+                self._data_stall(st)
+
+    def _wb_block_end(self) -> None:
+        """The block that ran last is over: its DMB/DSB after its last access."""
+        sch, k = self._sched, self._sched_k
+        while k < len(sch):
+            if sch[k][1] == 2:
+                self._wb_barrier(sch[k][0])
+            k += 1
+        self._sched_k = k
+
+    def _hook_mem_wb(self, addr: int, size: int, write: bool, src) -> None:
+        """A data access with the write buffer on (the MCU has RAM with write wait states,
+        the core a write buffer, no L1 D-cache). M4-TRM §3.5, §3.3.2: a store into the
+        buffer takes its issue cycle and completes 1 + wait states later on the bus; a
+        store finding the buffer full, and any load, wait until the buffered stores have
+        completed (the bus is in order); with the buffer off (ACTLR.DISDEFWBUF, or
+        entries = 0) a store waits for its own wait states (the next instruction is
+        delayed). Flash keeps its own store rule (a store to flash is a programming
+        operation): its wait states are charged on the store, after the drain."""
+        a = self._wb_next(size)
+        wb = self._wb
+        while wb and wb[0] <= a:
+            del wb[0]
+        st = 0
+        if write and src.kind != "flash" and src.dcache is None:
+            self.stats["ram_writes"] += 1
+            if self.wb_disabled:
+                if wb:
+                    st = wb[-1] - a
+                    wb.clear()
+                st += src.wr_ws
+            else:
+                if len(wb) >= self.wb_entries:
+                    st = wb[0] - a
+                    del wb[0]
+                done = (wb[-1] if wb else a + st) + 1 + src.wr_ws
+                wb.append(max(done, a + st + 1 + src.wr_ws))
+        else:
+            if wb:
+                st = wb[-1] - a
+                wb.clear()
+            st += self._access(addr, write, src)
+        st += self._unaligned(addr, size, write)
+        self._blk_dst += st
+        self._data_stall(st)
 
     # ------------------------------------------------------------------ fast: windows
     def _request_window(self, at: int) -> None:
@@ -766,6 +926,8 @@ class MemoryModel:
             return
         self._settle_period()
         self.in_window = True
+        self._wb.clear()                 # the model clock t stood still since the last window
+        self._sched = ()
         self.win_stats = {}
         self._cur_addr = -1
         self._cur_stall = 0.0
@@ -930,6 +1092,14 @@ def _unaligned_costs(timing, mcu) -> tuple:
         return (0, 0, 0, 0, 0, 0)
     return (int(u.load_halfword_odd), int(u.load_word_2), int(u.load_word_odd),
             int(u.store_halfword_odd), int(u.store_word_2), int(u.store_word_odd))
+
+
+def _write_buffer_entries(timing, mcu) -> int:
+    """The core's [timing] write_buffer_entries (0 without a table)."""
+    spec = getattr(timing, "spec", None)
+    if spec is None:
+        spec = getattr(getattr(mcu, "core", None), "timing", None)
+    return int(getattr(spec, "write_buffer_entries", 0) or 0)
 
 
 def memory_model_wanted() -> bool:

@@ -568,7 +568,7 @@ class CCache(ctypes.Structure):
 
 class CSrc(ctypes.Structure):
     _fields_ = [(n, c_i32) for n in ("rd_ws", "wr_ws", "granule", "icache", "dcache", "prefetch",
-                                     "stream", "write_through", "flash")]
+                                     "stream", "write_through", "flash", "dbuf", "pad_")]
 
 
 class CSpan(ctypes.Structure):
@@ -597,7 +597,7 @@ class MM(ctypes.Structure):
         ("scap", c_u32),
         ("rows", ctypes.POINTER(c_i64)), ("rows_len", c_u32), ("rows_cap", c_u32),
         ("reg_write", c_vp), ("epsr_reg", c_i32), ("epsr_value", c_u32),
-        ("ua", c_i32 * 6), ("ua_on", c_i32), ("pad2_", c_i32),
+        ("ua", c_i32 * 6), ("ua_on", c_i32), ("pad2_", c_i32), ("dline", c_i64),
     ]
 
 
@@ -659,11 +659,15 @@ class NativeMemoryModel(MemoryModel):
         self._ncache = 0
         self._stats = {}
         super().__init__(mcu, mode, cpu, memory_map, clock, timing, warn)
+        if self.wb_on:
+            # the write buffer (RAM with write wait states) is the Python model's only
+            raise ValueError("write buffer: the Python memory model runs it")
         m = self._mm
         m.detailed = int(mode == "detailed")
         m.timing_none = int(timing is None)
         m.new_delay = self.NEW_DELAY
         m.buf = m.pf = -1
+        m.dline = -1
         from unicorn import arm_const
         from unicorn.unicorn_py3.unicorn import uclib
         m.reg_write = ctypes.cast(uclib.uc_reg_write, c_vp).value
@@ -709,6 +713,7 @@ class NativeMemoryModel(MemoryModel):
             cs.dcache = s.dcache._k if s.dcache is not None else -1
             cs.prefetch, cs.stream = int(bool(s.prefetch)), int(bool(s.stream))
             cs.write_through, cs.flash = int(bool(s.write_through)), int(s.kind == "flash")
+            cs.dbuf = int(bool(s.dbuf))
         m.nsrc = len(srcs)
         index = {id(s): i for i, s in enumerate(srcs)}
         for k, (lo, hi, s) in enumerate(self.spans):
@@ -851,6 +856,7 @@ class NativeMemoryModel(MemoryModel):
         self.hooks_on = True
         uc.ctl_flush_tb()
         self._mm.buf = -1          # the fetch buffer's content is unknown after fast code
+        self._mm.dline = -1        # so is the D-Code current buffer's
 
     def _remove_hooks(self) -> None:
         if not self.hooks_on:
