@@ -472,6 +472,7 @@ class MemoryModel:
                                    or self.l1_d is not None or self.ua_everywhere
                                    or any(s.matters for s in self.sources.values()))
         self._binfo.clear()
+        self._sched_cache.clear()
 
     # ------------------------------------------------------------------ coster interface
     def block_stall(self, addr: int, size: int, insns) -> int:
