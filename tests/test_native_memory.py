@@ -41,6 +41,7 @@ CASES = [
     ("cortex-m0plus", "mb_int", "stm32g0b1", ("fast", "detailed"), False),
     ("cortex-m0plus", "sh_time", "stm32g0b1", ("fast", "detailed"), False),
     ("cortex-m4f", "mb_flash_ws5", "generic-m4", ("fast", "detailed"), False),
+    ("cortex-m4f", "mb_literal", "stm32l4r5", ("fast", "detailed"), False),
 ]
 PARAMS = [(t, e, m, mode, c) for t, e, m, modes, c in CASES for mode in modes]
 
@@ -80,6 +81,31 @@ def test_native_memory_model_equals_python(target, stem, mcu, mode, caches, monk
         assert n[key] == p[key], key
     if mcu != "generic-m4":
         assert n["summary"]["fetch_stall"] + n["summary"]["data_stall"] > 0
+
+
+@pytest.mark.parametrize("mode", ["fast", "detailed"])
+def test_write_buffer_falls_back_to_the_python_model(mode, monkeypatch):
+    """RAM with write wait states on a core with a write buffer: the native memory model
+    does not implement the buffer, so the Python one runs it, under the native block hook
+    as under the Python one, with the same results."""
+    from pathlib import Path
+
+    from mcusim.elf import load_firmware
+    mcu = str(Path(__file__).parent / "catalogs" / "wbuf_m4.toml")
+    out = []
+    for native in ("1", "0"):
+        monkeypatch.setenv("MCUSIM_NATIVE", native)
+        m = Machine(load_mcu(mcu), mode=mode, stdout=io.BytesIO(), stderr=io.BytesIO(),
+                    warn=lambda msg: None)
+        assert m.coster.native == (native == "1")
+        assert not getattr(m.memory_model, "native", False) and m.memory_model.wb_on
+        m.load(load_firmware(str(PREBUILT / "cortex-m4f" / "mb_wbuf.elf")))
+        m.reset()
+        m.run(max_cycles=30_000_000)
+        out.append((m.outcome, m.cycles, m.instructions, bytes(m.captured),
+                    m.memory_model.summary()))
+    assert out[0] == out[1]
+    assert out[0][0] == "exit" and b"MB wb_str_dsb 4000" in out[0][3]
 
 
 @pytest.mark.parametrize("mode", ["fast", "detailed"])

@@ -739,7 +739,11 @@ class MemoryModel:
         write = access == UC_MEM_WRITE
         if self.wb_on:
             return self._hook_mem_wb(addr, size, write, src)
-        self._data_stall(self._access(addr, write, src) + self._unaligned(addr, size, write))
+        st = self._access(addr, write, src)
+        if size & 6 and addr & (size - 1) and self.ua_on:
+            st += self._unaligned(addr, size, write)
+        if st:
+            self._data_stall(st)
 
     def _access(self, addr: int, write: bool, src) -> int:
         """Stall cycles of one data access (caches, wait states) and its statistics."""
@@ -877,9 +881,8 @@ class MemoryModel:
         the core a write buffer, no L1 D-cache). M4-TRM §3.5, §3.3.2: a store into the
         buffer takes its issue cycle and completes 1 + wait states later on the bus; a
         store finding the buffer full, and any load, wait until the buffered stores have
-        completed (the bus is in order); with the buffer off (ACTLR.DISDEFWBUF, or
-        entries = 0) a store waits for its own wait states (the next instruction is
-        delayed). Flash keeps its own store rule (a store to flash is a programming
+        completed (the bus is in order); with the buffer off (ACTLR.DISDEFWBUF) a store
+        waits for its own wait states (the next instruction is delayed). Flash keeps its own store rule (a store to flash is a programming
         operation): its wait states are charged on the store, after the drain."""
         a = self._wb_next(size)
         wb = self._wb
