@@ -115,6 +115,21 @@ def test_diagnostic_flash_configurations(mcu):
     _same_program(name, m)
 
 
+def test_write_buffer_path_runs_the_same_program():
+    """SRAM with write wait states (tests/catalogs/l4r5_sram_ws.toml) turns on the M4's
+    write buffer: the Python memory model with per-block access schedules, under the
+    native block hook. Real TFLM code must still print the expected outputs and run the
+    same instructions."""
+    from pathlib import Path
+    name = "m4f_Os_kws_cmsisnn"
+    mcu = Path(__file__).parent / "catalogs" / "l4r5_sram_ws.toml"
+    m, text = _run(name, str(mcu))
+    assert m.memory_model.wb_on and not getattr(m.memory_model, "native", False)
+    assert m.memory_model.stats["data_stall"] > 0
+    _check_outputs(name, m, text)
+    _same_program(name, m)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("clock", [4.0, 26.0, 80.0])
 def test_other_clocks(clock):
