@@ -156,6 +156,22 @@ def test_accelerator_params_are_sweepable(tmp_path):
         sweep.make_plan(load_spec(bad))
 
 
+def test_core_file_path_is_relative_to_the_spec(tmp_path, monkeypatch):
+    """A user core file in mcu.core is found beside the spec, whatever the working
+    directory; the point's id and label keep the spec's spelling."""
+    d = tmp_path / "study"
+    d.mkdir()
+    (d / "m4-nowb.toml").write_text('extends = "cortex-m4f"\n[timing]\nwrite_buffer_entries = 0\n')
+    p = _spec(d, '[sweep]\nmcu = "stm32l4r5"\n[[workloads]]\nmodel = "ad"\n'
+              '[params]\n"mcu.core" = ["cortex-m4f", "m4-nowb.toml"]\n')
+    monkeypatch.chdir(tmp_path)
+    plan = sweep.make_plan(load_spec(p))
+    labels = sorted(pt.label for pt in plan.points)
+    assert labels == ["core=cortex-m4f", "core=m4-nowb.toml"]
+    wb = sorted(m.core.timing.write_buffer_entries for m in plan.mcus.values())
+    assert wb == [0, 1]
+
+
 def test_pareto_mask():
     v = np.array([[1, 5], [2, 2], [3, 3], [5, 1], [2, 2], [4, 1]])
     assert sweep.pareto_mask(v).tolist() == [True, True, False, False, True, True]

@@ -498,9 +498,17 @@ def make_point(spec: SweepSpec, index: int, values: Mapping[str, Any]) -> Point:
         for k, v in p.changes(values[p.name]).items():
             (options if k in RUN_OPTIONS else changes)[k] = v
     vals = {p.name: values[p.name] for p in spec.params}
-    return Point(index=index, values=vals, changes=changes, options=options,
-                 id=short_hash({"changes": changes, "options": options}, 12),
+    pid = short_hash({"changes": changes, "options": options}, 12)   # as the spec writes them
+    for k in _PATH_VALUED:
+        v = changes.get(k)
+        if isinstance(v, str) and (v.endswith(".toml") or "/" in v) and not os.path.isabs(v):
+            changes[k] = str((spec.path.parent / v).resolve())     # relative to the spec
+    return Point(index=index, values=vals, changes=changes, options=options, id=pid,
                  label=point_label(vals))
+
+
+# catalog keys whose value may be a user's .toml file (a path relative to the spec file)
+_PATH_VALUED = ("mcu.core", "mcu.power_model")
 
 
 def point_label(values: Mapping[str, Any]) -> str:
