@@ -221,6 +221,20 @@ static void put_int(const char *name, int32_t v)
     sh_write0(buf);
 }
 
+#if MB_SET == 7 || MB_SET == 8
+/* out = name + suffix (a kernel's name in another configuration), cut to fit 32 bytes */
+static const char *suffixed(char out[32], const char *name, const char *suffix)
+{
+    unsigned n = 0;
+    for (const char *q = name; *q && n < 31; q++)
+        out[n++] = *q;
+    for (const char *q = suffix; *q && n < 31; q++)
+        out[n++] = *q;
+    out[n] = 0;
+    return out;
+}
+#endif
+
 /* (kernel - empty) * 1000 / (iters * copies), rounded to nearest */
 static int32_t per_copy_x1000(uint32_t k, uint32_t e, uint32_t iters, uint32_t copies)
 {
@@ -322,13 +336,7 @@ int main(void)
     REG32(0xE000E008u) |= 2u;
     for (const struct kernel *k = kernels; k->name; k++) {
         char name[32];
-        unsigned n = 0;
-        for (const char *q = k->name; *q && n < sizeof name - 6; q++)
-            name[n++] = *q;
-        for (const char *q = "_nowb"; *q; q++)
-            name[n++] = *q;
-        name[n] = 0;
-        measure(name, mb_empty, k->fn, ITERS, k->copies, ctx);
+        measure(suffixed(name, k->name, "_nowb"), mb_empty, k->fn, ITERS, k->copies, ctx);
     }
 #endif
 #if MB_SET == 6
@@ -369,12 +377,7 @@ int main(void)
         set_acr(cfg[c].acr);
         for (unsigned i = 0; i < sizeof lit / sizeof lit[0]; i++) {
             char name[32];
-            unsigned n = 0;
-            for (const char *q = lit[i].name; *q; q++)
-                name[n++] = *q;
-            for (const char *q = cfg[c].suffix; *q; q++)
-                name[n++] = *q;
-            name[n] = 0;
+            suffixed(name, lit[i].name, cfg[c].suffix);
             /* one untimed call of each: the loop's code is in the ART I-cache when timed */
             mb_empty(ITERS, (uint32_t *)flash_array);
             lit[i].fn(ITERS, (uint32_t *)flash_array);

@@ -199,8 +199,7 @@ def parse_spec(data: Mapping, path: Path, **overrides: Any) -> SweepSpec:
     base_dir = path.parent
     mcu = sw.get("mcu", "stm32l4r5")
     _type(mcu, str, f"{name}: sweep.mcu", "a catalog name or a .toml path")
-    if mcu.endswith(".toml") or os.sep in mcu or "/" in mcu:
-        mcu = str((base_dir / mcu).resolve())
+    mcu = _beside(base_dir, mcu)
     ov = {k: v for k, v in overrides.items() if v is not None}
     search = ov.get("search", sw.get("search", "grid"))
     if search not in SEARCHES:
@@ -500,15 +499,21 @@ def make_point(spec: SweepSpec, index: int, values: Mapping[str, Any]) -> Point:
     vals = {p.name: values[p.name] for p in spec.params}
     pid = short_hash({"changes": changes, "options": options}, 12)   # as the spec writes them
     for k in _PATH_VALUED:
-        v = changes.get(k)
-        if isinstance(v, str) and (v.endswith(".toml") or "/" in v) and not os.path.isabs(v):
-            changes[k] = str((spec.path.parent / v).resolve())     # relative to the spec
+        if isinstance(changes.get(k), str):
+            changes[k] = _beside(spec.path.parent, changes[k])     # relative to the spec
     return Point(index=index, values=vals, changes=changes, options=options, id=pid,
                  label=point_label(vals))
 
 
 # catalog keys whose value may be a user's .toml file (a path relative to the spec file)
 _PATH_VALUED = ("mcu.core", "mcu.power_model")
+
+
+def _beside(base_dir: Path, name_or_path: str) -> str:
+    """A catalog name as it is; a .toml path resolved against the spec's directory."""
+    if name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path:
+        return str((base_dir / name_or_path).resolve())
+    return name_or_path
 
 
 def point_label(values: Mapping[str, Any]) -> str:

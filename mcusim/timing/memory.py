@@ -1085,13 +1085,18 @@ class MemoryModel:
         return d
 
 
-def _unaligned_costs(timing, mcu) -> tuple:
-    """The core's [timing.unaligned] as (load halfword odd, load word 2 mod 4, load word
-    odd, store halfword odd, store word 2 mod 4, store word odd); zeros without a table."""
+def _timing_spec(timing, mcu):
+    """The core's TimingSpec: the coster's, else the MCU's core's (None without a table)."""
     spec = getattr(timing, "spec", None)
     if spec is None:
         spec = getattr(getattr(mcu, "core", None), "timing", None)
-    u = getattr(spec, "unaligned", None)
+    return spec
+
+
+def _unaligned_costs(timing, mcu) -> tuple:
+    """The core's [timing.unaligned] as (load halfword odd, load word 2 mod 4, load word
+    odd, store halfword odd, store word 2 mod 4, store word odd); zeros without a table."""
+    u = getattr(_timing_spec(timing, mcu), "unaligned", None)
     if u is None:
         return (0, 0, 0, 0, 0, 0)
     return (int(u.load_halfword_odd), int(u.load_word_2), int(u.load_word_odd),
@@ -1100,10 +1105,7 @@ def _unaligned_costs(timing, mcu) -> tuple:
 
 def _write_buffer_entries(timing, mcu) -> int:
     """The core's [timing] write_buffer_entries (0 without a table)."""
-    spec = getattr(timing, "spec", None)
-    if spec is None:
-        spec = getattr(getattr(mcu, "core", None), "timing", None)
-    return int(getattr(spec, "write_buffer_entries", 0) or 0)
+    return int(getattr(_timing_spec(timing, mcu), "write_buffer_entries", 0) or 0)
 
 
 def memory_model_wanted() -> bool:
